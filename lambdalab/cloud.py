@@ -1,0 +1,244 @@
+"""``LocalCloud``: the public entry point. Template in, a running local cloud out.
+
+    with LocalCloud.start("template.yaml") as cloud:
+        cloud.invoke("OrdersFunction", {"id": 1})
+
+While a cloud is open, the process environment points plain ``boto3.client(...)`` calls at it
+(endpoints, region, fake credentials), so learner code written for AWS talks to it unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lambdalab.clock import Clock, RealClock, VirtualClock
+from lambdalab.concurrency import Concurrency
+from lambdalab.config import REGION, FunctionConfig
+from lambdalab.dataplane import DataPlane
+from lambdalab.environ import set_environ
+from lambdalab.errors import ConfigurationError
+from lambdalab.httpserver import LocalServer
+from lambdalab.journal import Journal
+from lambdalab.lambda_api import LambdaApi
+from lambdalab.logstore import LogStore
+from lambdalab.service import InvokeResult, LambdaService, RequestIds
+from lambdalab.template import CloudModel, build_model, load_template
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+# Variables that could lead a boto3 client to the user's real account: never passed on.
+_USER_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+_warned_runtimes: set[str] = set()
+
+
+class LocalCloud:
+    """A moto data plane, the template's resources, the Lambda service and its HTTP endpoints."""
+
+    def __init__(self, model: CloudModel, dataplane: DataPlane, clock: Clock, *, seed: int | None,
+                 account_concurrency: int, quiet: bool, log_dir: Path | None = None):
+        self.model = model
+        self.dataplane = dataplane
+        self.clock = clock
+        self.journal = Journal(clock.now())
+        self.concurrency = Concurrency(account_concurrency)
+        self._logs = LogStore(log_dir)
+        self._saved_environ: dict[str, str | None] = {}
+        self.service = LambdaService(
+            model.functions, clock=clock, journal=self.journal, concurrency=self.concurrency,
+            logs=self._logs, environ=self.function_environment, request_ids=RequestIds(seed),
+        )
+        self._lambda_server = LocalServer(LambdaApi(self.service), "lambdalab-lambda-api")
+        self._closers: list[Callable[[], None]] = []
+        self._quiet = quiet
+        self.api_gateways: dict[str, Any] = {}
+        self._start_api_gateways()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    @classmethod
+    def start(
+        cls,
+        template: str | Path = "template.yaml",
+        clock: str = "virtual",
+        *,
+        seed: int | None = 0,
+        account_concurrency: int = 1000,
+        code_path: Callable[[str], str] | None = None,
+        quiet: bool = True,
+        log_dir: Path | None = None,
+        env_vars: dict[str, dict[str, str]] | None = None,
+    ) -> LocalCloud:
+        """Provision ``template`` on a fresh moto server and start serving its functions.
+
+        ``clock``: "virtual" (deterministic, time jumps) or "real" (wall clock, for ``lambdalab up``).
+        ``code_path`` rewrites each function's CodeUri (e.g. point labs/ at solutions/).
+        ``env_vars`` overrides environment variables per function logical id, like
+        ``sam local invoke --env-vars``: ``{"OrdersFunction": {"PAYMENT_LATENCY_MS": "200"}}``.
+        """
+        if clock not in ("virtual", "real"):
+            raise ConfigurationError(f"clock must be 'virtual' or 'real', got {clock!r}")
+        model = build_model(load_template(template), code_path)
+        model.env_overrides = dict(env_vars or {})
+        dataplane = DataPlane(REGION).start()
+        try:
+            dataplane.reset()
+            model.deploy(dataplane.client)
+            unknown = sorted(set(model.env_overrides) - set(model.functions))
+            if unknown:
+                raise ConfigurationError("env_vars names a function the template does not have", unknown[0])
+            the_clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
+            cloud = cls(model, dataplane, the_clock, seed=seed if clock == "virtual" else None,
+                        account_concurrency=account_concurrency, quiet=quiet, log_dir=log_dir)
+        except BaseException:
+            dataplane.stop()
+            raise
+        cloud._point_process_here()
+        cloud._warn_runtime_once()
+        return cloud
+
+    def close(self) -> None:
+        """Stop every environment and server, and restore the process environment."""
+        self.service.shutdown()
+        for closer in reversed(self._closers):
+            closer()
+        self._closers.clear()
+        self._lambda_server.stop()
+        self.clock.close()
+        self.dataplane.stop()
+        set_environ(self._saved_environ)
+        self._saved_environ = {}
+
+    def __enter__(self) -> LocalCloud:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- endpoints and environment ------------------------------------------------------------
+    @property
+    def lambda_endpoint(self) -> str:
+        return self._lambda_server.url
+
+    def endpoints(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.dataplane.endpoint_url, "AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint}
+
+    def client_environment(self) -> dict[str, str]:
+        """What any process needs so that plain boto3 calls reach this cloud."""
+        return {**self.endpoints(), **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+
+    def _point_process_here(self) -> None:
+        wanted: dict[str, str | None] = {**self.client_environment()}
+        wanted.update({k: None for k in _USER_AWS_VARIABLES})
+        self._saved_environ = set_environ(wanted)
+
+    def function_environment(self, fn: FunctionConfig, log_stream: str) -> dict[str, str]:
+        """A function's process environment, built from scratch as Lambda does."""
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "AWS_LAMBDA_FUNCTION_NAME": fn.FunctionName,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.MemorySize),
+            "AWS_LAMBDA_LOG_GROUP_NAME": fn.LogGroupName,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.Runtime}",
+            "_HANDLER": fn.Handler,
+            "LAMBDA_TASK_ROOT": str(fn.CodeUri),
+            "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent / "runtime"),
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            **self.client_environment(),
+            **fn.Environment,
+            **self.model.env_overrides.get(fn.logical_id, {}),
+        }
+        return env
+
+    def _warn_runtime_once(self) -> None:
+        host = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        for fn in self.model.functions.values():
+            if fn.Runtime != host and fn.Runtime not in _warned_runtimes:
+                _warned_runtimes.add(fn.Runtime)
+                print(f"lambdalab: functions declare Runtime {fn.Runtime} but run on this machine's {host}; "
+                      f"code that relies on a difference between them may behave differently on AWS.",
+                      file=sys.stderr)
+
+    def _start_api_gateways(self) -> None:
+        if not self.model.apis:
+            return
+        from lambdalab.apigateway import ApiGatewayServer
+
+        for lid, api in self.model.apis.items():
+            server = ApiGatewayServer(api, self.service, self.clock)
+            self.api_gateways[lid] = server
+            self._closers.append(server.stop)
+
+    # -- the public API -------------------------------------------------------------------------
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A plain boto3 client on this cloud's endpoints."""
+        import boto3
+
+        endpoint = self.lambda_endpoint if service == "lambda" else self.dataplane.endpoint_url
+        creds = {
+            "aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing",
+        }
+        return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **{**creds, **kwargs})
+
+    def resource(self, logical_id: str) -> Any:
+        """What ``!Ref`` gives in CloudFormation: queue URL, bucket name, topic ARN, table name..."""
+        return self.model.lookup(logical_id, "Ref")
+
+    def attribute(self, logical_id: str, name: str) -> Any:
+        """What ``!GetAtt logical_id.name`` gives (e.g. ``Arn``, ``StreamArn``)."""
+        return self.model.lookup(logical_id, name)
+
+    def invoke(self, function: str, event: Any = None, invocation_type: str = "RequestResponse",
+               log_type: str | None = None, client_context: str | None = None) -> InvokeResult:
+        """Invoke like the Lambda API: RequestResponse (default), Event (202) or DryRun (204)."""
+        return self.service.invoke(function, event, invocation_type=invocation_type, log_type=log_type,
+                                   client_context=client_context)
+
+    def run_until_idle(self) -> int:
+        """Drive every queued event, retry and poller until nothing is left to do."""
+        return self.clock.run_until_idle()
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock forward, running whatever falls due on the way."""
+        self.clock.advance(seconds)
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def logs(self, function: str, request_id: str | None = None) -> list[str]:
+        """The function's CloudWatch-style log lines (START/END/REPORT and what the handler printed)."""
+        return self._logs.lines(self.service.function(function).FunctionName, request_id)
+
+    def api_url(self, api: str) -> str:
+        """Base URL of a local API Gateway stage (logical id, e.g. "ServerlessRestApi")."""
+        if api not in self.api_gateways:
+            raise ConfigurationError(f"no API named {api!r}; the template has {sorted(self.api_gateways)}")
+        return str(self.api_gateways[api].url)
+
+    @property
+    def faults(self) -> Any:
+        from lambdalab.faults import Faults
+
+        return Faults(self.service)
+
+
+@contextmanager
+def local_cloud(template: str | Path = "template.yaml", **kwargs: Any) -> Iterator[LocalCloud]:
+    cloud = LocalCloud.start(template, **kwargs)
+    try:
+        yield cloud
+    finally:
+        cloud.close()

@@ -1,0 +1,103 @@
+"""Three kinds of failure, kept apart so none is swallowed or mistaken for another.
+
+* ``ConfigurationError``: the template or a setting is wrong or not supported locally.
+* ``AwsApiError`` subclasses: what the Lambda API itself answers (throttles, not found, too large),
+  with AWS's error codes, HTTP statuses and wording.
+* ``FunctionError``: the function (or its runtime) failed; AWS returns it as a 200 with
+  ``X-Amz-Function-Error`` and an ``{errorMessage, errorType, stackTrace}`` body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class LambdaLabError(Exception):
+    """Base class of every error lambdalab raises on purpose."""
+
+
+class ConfigurationError(LambdaLabError):
+    """A template or setting the engine cannot honour; names the logical id and the property."""
+
+    def __init__(self, message: str, logical_id: str | None = None, property: str | None = None):
+        self.logical_id = logical_id
+        self.property = property
+        where = ".".join(p for p in (logical_id, property) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class AwsApiError(LambdaLabError):
+    """An error answer of the Lambda API, as botocore parses it (code, HTTP status, message)."""
+
+    code = "ServiceException"
+    status = 500
+    error_kind = "Service"
+
+    def __init__(self, message: str, **fields: Any):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    def body(self) -> dict[str, Any]:
+        return {"Type": self.error_kind, "message": self.message, **self.fields}
+
+
+class TooManyRequestsException(AwsApiError):
+    code, status, error_kind = "TooManyRequestsException", 429, "User"
+
+    def __init__(self, reason: str, message: str = "Rate Exceeded."):
+        super().__init__(message, Reason=reason, retryAfterSeconds="")
+        self.reason = reason
+
+
+class ResourceNotFoundException(AwsApiError):
+    code, status, error_kind = "ResourceNotFoundException", 404, "User"
+
+
+class RequestTooLargeException(AwsApiError):
+    code, status, error_kind = "RequestTooLargeException", 413, "User"
+
+
+class InvalidParameterValueException(AwsApiError):
+    code, status, error_kind = "InvalidParameterValueException", 400, "User"
+
+
+class InvalidRequestContentException(AwsApiError):
+    code, status, error_kind = "InvalidRequestContentException", 400, "User"
+
+
+class ResourceConflictException(AwsApiError):
+    code, status, error_kind = "ResourceConflictException", 409, "User"
+
+
+class NotSupportedLocally(AwsApiError):
+    """A Lambda operation or setting lambdalab does not emulate: refused, never answered wrongly."""
+
+    code, status, error_kind = "NotSupportedLocally", 400, "User"
+
+
+# Reasons of TooManyRequestsException, AWS's own strings.
+ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
+RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+@dataclass(frozen=True)
+class FunctionError:
+    """A function or runtime failure, in the shape the Python runtime reports it."""
+
+    error_type: str
+    error_message: str
+    stack_trace: list[str] = field(default_factory=list)
+
+    def to_payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"errorMessage": self.error_message}
+        if self.error_type:
+            body["errorType"] = self.error_type
+        if self.stack_trace:
+            body["stackTrace"] = self.stack_trace
+        return body
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_payload()).encode()

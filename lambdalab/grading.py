@@ -1,0 +1,221 @@
+"""Graded checks as a pytest plugin: points, learner-facing hints, a grade report.
+
+A graded check is an ordinary test marked ``@pytest.mark.points(n, hint="...")``. It runs against
+``labs/`` (what the learner wrote, the default) or ``solutions/`` (``--target=solutions``, or the
+``LAMBDALAB_TARGET`` variable, which is how notebooks and the kit's own CI choose). Every run that
+collects graded checks can write ``<path>.json`` and ``<path>.md`` with ``--grade-report=<path>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TARGETS = ("labs", "solutions")
+TARGET_VARIABLE = "LAMBDALAB_TARGET"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    lab: str
+    check: str
+    points: int
+    earned: int
+    outcome: str  # passed | failed | skipped
+    hint: str
+
+
+def lab_name(path: Path) -> str:
+    """``tests/labs/test_01_request_response.py`` -> ``01_request_response``."""
+    return path.stem.removeprefix("test_")
+
+
+def code_path_for(target: str) -> Callable[[str], str]:
+    """Rewrites a template CodeUri ``labs/...`` to the chosen target's tree."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+
+    def rewrite(uri: str) -> str:
+        head, sep, rest = uri.partition("/")
+        return f"{target}/{rest}" if sep and head == "labs" else uri
+
+    return rewrite
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lambdalab", "lambdalab graded checks")
+    group.addoption("--target", choices=TARGETS, default=None,
+                    help=f"grade labs/ (default) or solutions/; also ${TARGET_VARIABLE}")
+    group.addoption("--grade-report", default=None, metavar="PATH",
+                    help="write the grade report to PATH.json and PATH.md")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "points(n, hint=''): a graded check worth n points")
+    config.stash[_RESULTS] = []
+
+
+_RESULTS = pytest.StashKey[list[CheckResult]]()
+
+
+def target_of(config: pytest.Config) -> str:
+    value = config.getoption("--target") or os.environ.get(TARGET_VARIABLE) or "labs"
+    if value not in TARGETS:
+        raise pytest.UsageError(f"{TARGET_VARIABLE} must be one of {TARGETS}, got {value!r}")
+    return str(value)
+
+
+@pytest.fixture(scope="session")
+def lab_target(request: pytest.FixtureRequest) -> str:
+    """Which tree graded checks run: "labs" or "solutions"."""
+    return target_of(request.config)
+
+
+def load_module(path: Path, name: str | None = None) -> Any:
+    """Import a learner's module (e.g. a client library) from a file, fresh every time."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name or f"lab_{path.stem}_{abs(hash(path))}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def lab_root(request: pytest.FixtureRequest, lab_target: str) -> Path:
+    """The chosen target's tree: ``<course>/labs`` or ``<course>/solutions``."""
+    return Path(request.config.rootpath) / lab_target
+
+
+@pytest.fixture
+def lab_cloud_factory(request: pytest.FixtureRequest, lab_target: str) -> Iterator[Callable[..., Any]]:
+    """Starts local clouds of the project's template on the chosen target's code; closes them after.
+
+    Keyword arguments go to ``LocalCloud.start`` (e.g. ``env_vars``, ``account_concurrency``).
+    """
+    from lambdalab.cloud import LocalCloud
+
+    template = Path(request.config.rootpath) / "template.yaml"
+    started: list[Any] = []
+
+    def start(**kwargs: Any) -> Any:
+        cloud = LocalCloud.start(template, code_path=code_path_for(lab_target), **kwargs)
+        started.append(cloud)
+        return cloud
+
+    yield start
+    for cloud in started:
+        cloud.close()
+
+
+@pytest.fixture
+def lab_cloud(lab_cloud_factory: Callable[..., Any]) -> Any:
+    """A fresh local cloud of the project's template, running the chosen target's code."""
+    return lab_cloud_factory()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    marker = item.get_closest_marker("points")
+    if marker is None:
+        return report
+    points = int(marker.args[0]) if marker.args else 1
+    hint = str(marker.kwargs.get("hint", ""))
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        if report.failed and hint:
+            report.sections.append(("Hint", hint))
+        earned = points if report.passed else 0
+        lab = lab_name(Path(str(item.fspath)))
+        item.config.stash[_RESULTS].append(CheckResult(lab, item.name, points, earned, report.outcome, hint))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    results = session.config.stash.get(_RESULTS, [])
+    path = session.config.getoption("--grade-report")
+    if path and results:
+        write_report(Path(path), results, target_of(session.config))
+
+
+def summary(results: list[CheckResult], target: str) -> dict[str, Any]:
+    return {
+        "target": target,
+        "earned": sum(r.earned for r in results),
+        "points": sum(r.points for r in results),
+        "checks": [asdict(r) for r in results],
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The grade table people read: one row per check, the total last."""
+    lines = ["| lab | check | points | result |", "|---|---|---|---|"]
+    for c in report["checks"]:
+        mark = "passed" if c["earned"] == c["points"] else c["outcome"]
+        lines.append(f"| {c['lab']} | {c['check']} | {c['earned']}/{c['points']} | {mark} |")
+    lines.append(f"| **total** | | **{report['earned']}/{report['points']}** | |")
+    hints = [c for c in report["checks"] if c["earned"] < c["points"] and c["hint"]]
+    if hints:
+        lines += ["", "Hints:"] + [f"- {c['check']}: {c['hint']}" for c in hints]
+    return "\n".join(lines)
+
+
+def write_report(path: Path, results: list[CheckResult], target: str) -> dict[str, Any]:
+    report = summary(results, target)
+    path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    path.with_suffix(".md").write_text(markdown(report) + "\n")
+    return report
+
+
+def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bool = True) -> dict[str, Any]:
+    """Run a lab's graded checks (all labs when ``lab`` is None) in a fresh pytest process."""
+    tests = root / "tests" / "labs"
+    files = sorted(tests.glob(f"test_{lab}.py" if lab else "test_*.py"))
+    if not files:
+        raise FileNotFoundError(f"no graded checks for {lab or 'any lab'} in {tests}")
+    env = {**os.environ, TARGET_VARIABLE: target}
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", target,
+           "--grade-report", str(report), *map(str, files)]
+    if quiet:
+        cmd += ["-q", "--no-header", "-rN", "--tb=no"]
+    subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL if quiet else None, check=False)
+    report_file = report.with_suffix(".json")
+    if not report_file.exists():
+        raise RuntimeError(f"the graded checks did not run: see `pytest {' '.join(map(str, files))}`")
+    data: dict[str, Any] = json.loads(report_file.read_text())
+    return data
+
+
+def grade(lab: str, target: str | None = None, root: str | Path | None = None) -> dict[str, Any]:
+    """For a notebook's last cell: grade one lab and print its table.
+
+    The target comes from ``LAMBDALAB_TARGET`` (default ``labs``): the kit's CI sets
+    ``solutions``; an instructor's CI leaves it, so the notebook passes only on full marks.
+    """
+    import tempfile
+
+    chosen = target or os.environ.get(TARGET_VARIABLE) or "labs"
+    base = Path(root) if root else _find_root(Path.cwd())
+    with tempfile.TemporaryDirectory() as scratch:
+        report = run_checks(base, lab, chosen, Path(scratch) / "grade-report")
+    print(markdown(report))
+    return report
+
+
+def _find_root(start: Path) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / "template.yaml").is_file() and (folder / "tests").is_dir():
+            return folder
+    raise FileNotFoundError("cannot find the course root (a folder with template.yaml and tests/)")

@@ -1,0 +1,187 @@
+"""Small, version-pinned fixes to moto's SQS model, and the one lock all of moto runs under.
+
+moto 5.2.5 makes SQS quadratic in queue depth: every read of one queue attribute rebuilds all of
+them, and the three approximate counts each scan the whole queue, reading the wall clock once per
+message. ``SendMessage`` reads ``ContentBasedDeduplication`` that way for every message,
+``ReceiveMessage`` reads ``MessageRetentionPeriod`` that way for every message it returns, and
+``DeleteMessage`` walks the whole queue twice. The patches compute one attribute per read, read the
+clock once per scan and stop a delete at its message; what SQS answers is unchanged. They reach into
+moto's internals, so they refuse any moto but the one they were written for.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import moto
+from moto.core.utils import camelcase_to_underscores, unix_time_millis
+
+from lambdalab.errors import LambdaLabError
+
+PINNED_MOTO_VERSION = "5.2.5"
+
+
+class UnsupportedMotoVersion(LambdaLabError):
+    """The installed moto is not the version the patches were written against."""
+
+
+class MotoLock:
+    """One lock for every moto request: moto's backends are process-wide and not thread-safe.
+
+    It remembers which thread holds it, so an SQS long poll can let go while it waits.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mine = threading.local()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            self._mine.held = True
+            try:
+                yield
+            finally:
+                self._mine.held = False
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Let other requests run meanwhile, if this thread holds the lock (server mode)."""
+        if not getattr(self._mine, "held", False):
+            yield
+            return
+        self._mine.held = False
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+            self._mine.held = True
+
+
+MOTO_LOCK = MotoLock()
+_originals: dict[tuple[type, str], Any] = {}
+_guard = threading.Lock()
+
+
+def apply() -> None:
+    """Patch moto's SQS classes, once per process; later calls do nothing."""
+    if moto.__version__ != PINNED_MOTO_VERSION:
+        raise UnsupportedMotoVersion(
+            f"lambdalab's SQS patches were written for moto {PINNED_MOTO_VERSION}, but moto "
+            f"{moto.__version__} is installed; install moto[server]=={PINNED_MOTO_VERSION}."
+        )
+    with _guard:
+        if not _originals:
+            for (cls, name), replacement in _replacements().items():
+                _originals[(cls, name)] = cls.__dict__[name]
+                setattr(cls, name, replacement)
+
+
+@contextmanager
+def unpatched() -> Iterator[None]:
+    """moto as released while the block runs, to measure or compare against it."""
+    with _guard:
+        patched = {key: key[0].__dict__[key[1]] for key in _originals}
+        for (cls, name), original in _originals.items():
+            setattr(cls, name, original)
+    try:
+        yield
+    finally:
+        with _guard:
+            for (cls, name), replacement in patched.items():
+                setattr(cls, name, replacement)
+
+
+@functools.cache
+def _field(attribute: str) -> str:
+    return camelcase_to_underscores(attribute)
+
+
+class _QueueAttributes(Mapping[str, Any]):
+    """``Queue.attributes`` computed per key, with moto's keys, order and values."""
+
+    def __init__(self, queue: Any):
+        self._queue = queue
+        self._names = list(queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            self._names += queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:
+            self._names += queue.KMS_ATTRIBUTES
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        if name == "RedrivePolicy" and self._queue.redrive_policy:
+            return json.dumps(self._queue.redrive_policy)
+        value = getattr(self._queue, _field(name))
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _select(keep: Callable[[Any, float], bool]) -> Callable[[Any], list[Any]]:
+    """The queue's messages that ``keep`` accepts, judged at one instant."""
+
+    def select(queue: Any) -> list[Any]:
+        now = unix_time_millis()
+        return [m for m in queue._messages if keep(m, now)]
+
+    return select
+
+
+# moto's Message.visible is ``now > visible_at``; Message.delayed is ``now < delayed_until``.
+_receivable = _select(lambda m, now: now > m.visible_at and not now < m.delayed_until)
+_delayed = _select(lambda m, now: now < m.delayed_until)
+_in_flight = _select(lambda m, now: not now > m.visible_at)
+
+
+def _replacements() -> dict[tuple[type, str], Any]:
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+    from moto.sqs.models import Queue, SQSBackend
+
+    get_queue_attributes = SQSBackend.get_queue_attributes
+    wait_for_messages = Queue.wait_for_messages
+
+    def materialised_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        """Callers, moto's serialiser among them, still get the plain dict moto gave them."""
+        return dict(get_queue_attributes(self, queue_name, attribute_names))
+
+    def delete_first_match(self: Any, receipt_handle: str) -> None:
+        """moto rebuilds the whole list twice per delete; handles are unique, so stop at the match."""
+        if receipt_handle in self.deleted_messages:
+            return
+        for index, message in enumerate(self._messages):
+            if message.had_receipt_handle(receipt_handle):
+                self._messages = self._messages[:index] + self._messages[index + 1:]
+                self.pending_messages.discard(message)
+                self.deleted_messages.update(message.all_receipt_handles)
+                return
+        raise ReceiptHandleIsInvalid()
+
+    def wait_unlocked(self: Any, timeout: int) -> None:
+        """A long poll waits for another request's message, so it must not hold that request off."""
+        with MOTO_LOCK.released():
+            wait_for_messages(self, timeout)
+
+    return {
+        (Queue, "attributes"): property(_QueueAttributes),
+        (Queue, "messages"): property(_receivable),
+        (Queue, "approximate_number_of_messages_delayed"): property(lambda q: len(_delayed(q))),
+        (Queue, "approximate_number_of_messages_not_visible"): property(lambda q: len(_in_flight(q))),
+        (Queue, "delete_message"): delete_first_match,
+        (SQSBackend, "get_queue_attributes"): materialised_attributes,
+        (Queue, "wait_for_messages"): wait_unlocked,
+    }

@@ -1,0 +1,163 @@
+"""Create a template's data-plane resources (S3, SQS, SNS, Kinesis, DynamoDB, SSM) in moto.
+
+One small class per resource type: the properties it accepts (anything else is refused by name),
+its physical name, how to create it and which ``Ref``/``Fn::GetAtt`` values it answers. Physical
+names are deterministic (the logical id), so notebooks print the same names every run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from lambdalab.config import ACCOUNT_ID, REGION
+from lambdalab.errors import ConfigurationError
+
+ClientFactory = Callable[[str], Any]
+
+
+class ResourceType:
+    """Base: a CloudFormation type the data plane holds."""
+
+    type_name: ClassVar[str]
+    properties: ClassVar[frozenset[str]]
+
+    def __init__(self, logical_id: str, props: dict[str, Any]):
+        self.logical_id = logical_id
+        self.props = props
+
+    def check(self) -> None:
+        unknown = sorted(set(self.props) - self.properties)
+        if unknown:
+            raise ConfigurationError(
+                f"property not supported locally for {self.type_name}", self.logical_id, unknown[0]
+            )
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        """Create it; returns its attributes, with "Ref" for what ``!Ref`` gives."""
+        raise NotImplementedError
+
+
+def _tags(props: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"Key": str(t["Key"]), "Value": str(t["Value"])} for t in props.get("Tags", [])]
+
+
+class Bucket(ResourceType):
+    type_name = "AWS::S3::Bucket"
+    properties = frozenset({"BucketName", "VersioningConfiguration", "Tags"})
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        name = self.props.get("BucketName") or f"lambdalab-{self.logical_id.lower()}"
+        s3 = clients("s3")
+        s3.create_bucket(Bucket=name)
+        if "VersioningConfiguration" in self.props:
+            s3.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": self.props["VersioningConfiguration"]["Status"]}
+            )
+        return {
+            "Ref": name,
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{REGION}.amazonaws.com",
+        }
+
+
+class Queue(ResourceType):
+    type_name = "AWS::SQS::Queue"
+    _attributes = (
+        "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
+        "MaximumMessageSize", "FifoQueue", "ContentBasedDeduplication", "RedrivePolicy",
+        "DeduplicationScope", "FifoThroughputLimit",
+    )
+    properties = frozenset({"QueueName", "Tags", *_attributes})
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        fifo = bool(self.props.get("FifoQueue"))
+        name = self.props.get("QueueName") or (self.logical_id + (".fifo" if fifo else ""))
+        attributes = {}
+        for key in self._attributes:
+            if key in self.props:
+                value = self.props[key]
+                if isinstance(value, dict):
+                    value = json.dumps(value)
+                elif isinstance(value, bool):
+                    value = str(value).lower()
+                attributes[key] = str(value)
+        url = clients("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        return {"Ref": url, "QueueUrl": url, "QueueName": name, "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"}
+
+
+class Topic(ResourceType):
+    type_name = "AWS::SNS::Topic"
+    properties = frozenset({"TopicName", "DisplayName", "FifoTopic", "ContentBasedDeduplication", "Tags"})
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        fifo = bool(self.props.get("FifoTopic"))
+        name = self.props.get("TopicName") or (self.logical_id + (".fifo" if fifo else ""))
+        attributes = {"FifoTopic": "true"} if fifo else {}
+        arn = clients("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        return {"Ref": arn, "TopicArn": arn, "TopicName": name}
+
+
+class Stream(ResourceType):
+    type_name = "AWS::Kinesis::Stream"
+    properties = frozenset({"Name", "ShardCount", "RetentionPeriodHours", "StreamModeDetails", "Tags"})
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        name = self.props.get("Name") or self.logical_id
+        kinesis = clients("kinesis")
+        kinesis.create_stream(StreamName=name, ShardCount=int(self.props.get("ShardCount", 1)))
+        arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+        return {"Ref": name, "Arn": arn}
+
+
+class Table(ResourceType):
+    type_name = "AWS::DynamoDB::Table"
+    _passed = (
+        "AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput",
+        "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification",
+    )
+    properties = frozenset({"TableName", "TimeToLiveSpecification", "Tags", *_passed})
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        name = self.props.get("TableName") or self.logical_id
+        args: dict[str, Any] = {k: self.props[k] for k in self._passed if k in self.props}
+        if "StreamSpecification" in args:
+            args["StreamSpecification"] = {"StreamEnabled": True, **args["StreamSpecification"]}
+        if args.get("BillingMode") != "PROVISIONED" and "ProvisionedThroughput" not in args:
+            args["BillingMode"] = "PAY_PER_REQUEST"
+        ddb = clients("dynamodb")
+        table = ddb.create_table(TableName=name, **args)["TableDescription"]
+        ttl = self.props.get("TimeToLiveSpecification")
+        if ttl:
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        return {"Ref": name, "Arn": table["TableArn"], "StreamArn": table.get("LatestStreamArn")}
+
+
+class Parameter(ResourceType):
+    type_name = "AWS::SSM::Parameter"
+    properties = frozenset({"Name", "Type", "Value", "Description", "Tier", "Tags"})
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        name = self.props.get("Name") or self.logical_id
+        kind = self.props.get("Type", "String")
+        clients("ssm").put_parameter(Name=name, Type=kind, Value=str(self.props["Value"]))
+        return {"Ref": name, "Type": kind, "Value": self.props["Value"]}
+
+
+DATA_PLANE_TYPES: dict[str, type[ResourceType]] = {
+    cls.type_name: cls for cls in (Bucket, Queue, Topic, Stream, Table, Parameter)
+}
+
+# Accepted, but IAM is not enforced locally: every function may call every local resource.
+NOT_ENFORCED_TYPES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+    "AWS::IAM::Role": lambda lid, p: {
+        "Ref": p.get("RoleName", lid), "Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{p.get('RoleName', lid)}",
+    },
+    "AWS::IAM::Policy": lambda lid, p: {"Ref": lid},
+    "AWS::IAM::ManagedPolicy": lambda lid, p: {"Ref": f"arn:aws:iam::{ACCOUNT_ID}:policy/{lid}"},
+    "AWS::Lambda::Permission": lambda lid, p: {"Ref": lid},
+    "AWS::SQS::QueuePolicy": lambda lid, p: {"Ref": lid},
+    "AWS::SNS::TopicPolicy": lambda lid, p: {"Ref": lid},
+}

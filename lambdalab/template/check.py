@@ -1,0 +1,28 @@
+"""Offline template findings a person can act on: cfn-lint, the SAM transform, then the engine's
+own rules (what it would refuse at start), each naming the logical id and property."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lambdalab.errors import ConfigurationError
+
+
+def check_template(path: Path) -> list[str]:
+    from cfnlint.api import ManualArgs, lint_file
+
+    findings = [
+        f"{path.name}:{m.linenumber}: {m.rule.id} {m.message}"
+        for m in lint_file(path, ManualArgs(regions=["us-east-1"]))
+        if m.rule.id.startswith("E")
+    ]
+    if findings:
+        return findings
+    from lambdalab.template import build_model, load_template
+
+    try:
+        model = build_model(load_template(path))
+        model.order()
+    except ConfigurationError as exc:
+        findings.append(f"{path.name}: {exc}")
+    return findings

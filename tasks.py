@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The two entry points a newcomer needs, with nothing but Python installed.
+
+    python3 tasks.py course   # set up .venv, start the local cloud and JupyterLab on notebooks/
+    python3 tasks.py test     # set up .venv, run lint, types, engine tests, graded checks, notebooks
+
+Everything else (`lambdalab ...`) runs from the virtual environment this script creates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".requirements.sha256"
+
+
+def _digest() -> str:
+    h = hashlib.sha256()
+    for name in ("requirements.txt", "pyproject.toml"):
+        h.update((ROOT / name).read_bytes())
+    return h.hexdigest()
+
+
+def setup() -> None:
+    """Create .venv and install the pinned requirements, once per requirements change."""
+    if STAMP.exists() and STAMP.read_text() == _digest():
+        return
+    if not (BIN / "python").exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    print("installing requirements (first run takes about a minute) ...", flush=True)
+    subprocess.run([*pip, "-r", str(ROOT / "requirements.txt")], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    STAMP.write_text(_digest())
+
+
+def run(*argv: str) -> int:
+    print("$", " ".join(argv), flush=True)
+    return subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=ROOT).returncode
+
+
+def test() -> int:
+    """Every check CI runs; every step runs, and any failure fails the whole.
+
+    Graded checks and notebooks grade ``solutions/`` (full marks expected); an instructor grading a
+    learner's clone sets LAMBDALAB_TARGET=labs (see docs/instructors.md).
+    """
+    os.environ.setdefault("LAMBDALAB_TARGET", "solutions")
+    steps = [
+        ("ruff", "check", "."),
+        ("mypy",),
+        ("lambdalab", "labs", "check"),
+        ("pytest", "-q", "-p", "no:cacheprovider", "tests", "--target", os.environ["LAMBDALAB_TARGET"]),
+        ("lambdalab", "labs", "verify-starters"),
+        ("pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-sanitize-with",
+         "notebooks/sanitize.cfg", "notebooks"),
+    ]
+    failed = [" ".join(s) for s in steps if run(*s) != 0]
+    if failed:
+        print("FAILED steps:\n  " + "\n  ".join(failed), flush=True)
+        return 1
+    print("all steps passed", flush=True)
+    return 0
+
+
+def course() -> int:
+    return run("lambdalab", "up", "--jupyter")
+
+
+def main() -> int:
+    command = sys.argv[1] if len(sys.argv) > 1 else "help"
+    if command not in ("course", "test", "setup"):
+        print(__doc__)
+        return 2
+    setup()
+    if command == "setup":
+        return 0
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    return test() if command == "test" else course()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The course pipeline: starters generated from solutions, and graded checks with points and hints."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lambdalab import grading, labsource
+
+SOLUTION = textwrap.dedent('''\
+    def add(a, b):
+        # BEGIN SOLUTION hint: return the sum
+        return a + b
+        # END SOLUTION
+''')
+
+
+def test_a_marked_region_becomes_a_todo_that_raises_with_its_hint():
+    """A starter must fail loudly where the learner has work to do, and say what that work is."""
+    starter = labsource.starter_text(SOLUTION)
+    assert "return a + b" not in starter
+    namespace: dict = {}
+    exec(starter, namespace)
+    with pytest.raises(NotImplementedError, match="return the sum"):
+        namespace["add"](1, 2)
+
+
+@pytest.mark.parametrize("broken", [
+    "# BEGIN SOLUTION\nx = 1\n",
+    "x = 1\n# END SOLUTION\n",
+    "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n",
+])
+def test_unpaired_solution_markers_are_refused_with_the_line(broken):
+    with pytest.raises(labsource.MarkerError, match=r"f.py:\d"):
+        labsource.starter_text(broken, "f.py")
+
+
+def test_labs_check_reports_a_starter_that_no_longer_matches_its_solution(tmp_path):
+    (tmp_path / "solutions" / "01_x").mkdir(parents=True)
+    (tmp_path / "solutions" / "01_x" / "app.py").write_text(SOLUTION)
+    labsource.build_all(tmp_path)
+    assert labsource.stale_files(tmp_path, tmp_path / "scratch1") == []
+    (tmp_path / "labs" / "01_x" / "app.py").write_text("edited by hand\n")
+    (tmp_path / "labs" / "01_x" / "extra.py").write_text("")
+    assert labsource.stale_files(tmp_path, tmp_path / "scratch2") == ["01_x/app.py", "01_x/extra.py (extra)"]
+
+
+def test_the_repository_labs_are_generated_from_its_solutions(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    assert labsource.stale_files(root, tmp_path) == []
+
+
+def test_labs_codeuris_are_pointed_at_the_chosen_target():
+    assert grading.code_path_for("solutions")("labs/01_x/orders/") == "solutions/01_x/orders/"
+    assert grading.code_path_for("labs")("labs/01_x/orders/") == "labs/01_x/orders/"
+    assert grading.code_path_for("solutions")("elsewhere/fn") == "elsewhere/fn"
+
+
+def test_a_graded_run_writes_points_hints_and_a_total(tmp_path):
+    """Graded checks earn their points only when they pass; failures carry the learner's hint."""
+    tests = tmp_path / "tests" / "labs"
+    tests.mkdir(parents=True)
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    (tests / "test_01_demo.py").write_text(textwrap.dedent('''\
+        import pytest
+
+        @pytest.mark.points(2, hint="make it pass")
+        def test_good():
+            assert True
+
+        @pytest.mark.points(3, hint="retry with backoff")
+        def test_bad():
+            assert False
+
+        def test_not_graded():
+            assert True
+    '''))
+    report = grading.run_checks(tmp_path, "01_demo", "solutions", tmp_path / "report")
+    assert (report["earned"], report["points"], report["target"]) == (2, 5, "solutions")
+    assert [(c["check"], c["earned"]) for c in report["checks"]] == [("test_good", 2), ("test_bad", 0)]
+    table = (tmp_path / "report.md").read_text()
+    assert "| 01_demo | test_bad | 0/3 | failed |" in table
+    assert "- test_bad: retry with backoff" in table
+    assert json.loads((tmp_path / "report.json").read_text()) == report
