@@ -56,7 +56,7 @@ def test() -> int:
     """
     os.environ.setdefault("LAMBDALAB_TARGET", "solutions")
     steps = [
-        ("ruff", "check", "."),
+        ("ruff", "check", "--no-cache", "."),
         ("mypy",),
         ("lambdalab", "labs", "check"),
         ("pytest", "-q", "-p", "no:cacheprovider", "tests", "--target", os.environ["LAMBDALAB_TARGET"]),

@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 VIRTUAL_EPOCH = 1767225600.0
 # run_until_idle stops after this much virtual time, so a poller that never settles cannot spin.
 IDLE_HORIZON_S = 30 * 24 * 3600.0
+# A source that reports work forever without time moving is a bug; stop it loudly.
+MAX_STEPS = 1_000_000
+# How often the real clock polls event sources when they had nothing to do.
+REAL_POLL_INTERVAL_S = 0.1
 
 
 @dataclass(order=True)
@@ -29,6 +33,10 @@ class _Task:
     cancelled: bool = field(compare=False, default=False)
 
 
+def _no_sources() -> bool:
+    return False
+
+
 class Clock:
     """Base scheduler; subclasses decide how time passes."""
 
@@ -38,6 +46,7 @@ class Clock:
         self._lock = threading.RLock()
         self._tasks: list[_Task] = []
         self._seq = itertools.count()
+        self._poll: Callable[[], bool] = _no_sources
         self.start = self.now()
 
     def now(self) -> float:
@@ -59,6 +68,14 @@ class Clock:
 
     def observe(self, end: float) -> None:
         """An invocation ended at virtual time ``end`` (only the virtual clock cares)."""
+
+    def set_poll(self, poll: Callable[[], bool]) -> None:
+        """``poll`` does whatever event-source work is due now and says whether it did any.
+
+        The virtual clock calls it between tasks, so sources see time exactly as it jumps; the
+        real clock calls it from a background thread.
+        """
+        self._poll = poll
 
     def advance(self, seconds: float) -> None:
         raise NotImplementedError
@@ -100,36 +117,48 @@ class VirtualClock(Clock):
             self._now = max(self._now, end)
 
     def advance(self, seconds: float) -> None:
-        """Move time forward, running every task that falls due on the way, in order."""
+        """Move time forward, running every task and poll that falls due on the way, in order."""
         target = self.now() + seconds
-        while (task := self._pop_due(target)) is not None:
-            with self._lock:
-                self._now = max(self._now, task.due)
-            task.action()
+        self._drive(target)
         with self._lock:
             self._now = max(self._now, target)
 
     def run_until_idle(self, horizon_s: float = IDLE_HORIZON_S) -> int:
-        """Run tasks, jumping to each due time, until none is left; returns how many ran."""
-        limit = self.now() + horizon_s
-        ran = 0
-        while (task := self._pop_due(limit)) is not None:
+        """Poll sources and run tasks, jumping to each due time, until nothing is left to do.
+
+        Returns how many steps (polls that did work, tasks) ran. Stops at ``horizon_s`` of virtual
+        time so a source that never settles cannot spin forever.
+        """
+        return self._drive(self.now() + horizon_s)
+
+    def _drive(self, limit: float) -> int:
+        steps = 0
+        while steps < MAX_STEPS:
+            if self._poll():
+                steps += 1
+                continue
+            task = self._pop_due(limit)
+            if task is None:
+                return steps
             with self._lock:
                 self._now = max(self._now, task.due)
             task.action()
-            ran += 1
-        return ran
+            steps += 1
+        raise RuntimeError(f"the local cloud did not settle after {MAX_STEPS} steps: a source keeps finding work")
 
 
 class RealClock(Clock):
-    """Wall-clock time; a background thread runs tasks when they fall due (``lambdalab up``)."""
+    """Wall-clock time; background threads run tasks when they fall due and poll event sources
+    (``lambdalab up``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._cond = threading.Condition(self._lock)
-        self._stopped = False
+        self._stopped = threading.Event()
+        self._busy = 0  # tasks running, plus 1 while a poll is finding work
         self._thread = threading.Thread(target=self._loop, name="lambdalab-clock", daemon=True)
         self._thread.start()
+        self._poller: threading.Thread | None = None
 
     def now(self) -> float:
         return time.time()
@@ -138,10 +167,28 @@ class RealClock(Clock):
         with self._cond:
             self._cond.notify()
 
+    def set_poll(self, poll: Callable[[], bool]) -> None:
+        super().set_poll(poll)
+        if self._poller is None:
+            self._poller = threading.Thread(target=self._poll_loop, name="lambdalab-sources", daemon=True)
+            self._poller.start()
+
+    def _poll_loop(self) -> None:
+        while not self._stopped.is_set():
+            with self._lock:
+                self._busy += 1
+            try:
+                worked = self._poll()
+            finally:
+                with self._lock:
+                    self._busy -= 1
+            if not worked:
+                self._stopped.wait(REAL_POLL_INTERVAL_S)
+
     def _loop(self) -> None:
         while True:
             with self._cond:
-                if self._stopped:
+                if self._stopped.is_set():
                     return
                 wait = self._tasks[0].due - self.now() if self._tasks else None
                 if wait is None or wait > 0:
@@ -149,21 +196,41 @@ class RealClock(Clock):
                     continue
             task = self._pop_due(self.now())
             if task is not None:
-                threading.Thread(target=task.action, name=f"task:{task.label}", daemon=True).start()
+                with self._lock:
+                    self._busy += 1
+                threading.Thread(target=self._run, args=(task,), name=f"task:{task.label}", daemon=True).start()
+
+    def _run(self, task: _Task) -> None:
+        try:
+            task.action()
+        finally:
+            with self._lock:
+                self._busy -= 1
 
     def advance(self, seconds: float) -> None:
         raise RuntimeError("advance() needs clock='virtual'; on the real clock time passes by itself")
 
     def run_until_idle(self, horizon_s: float = IDLE_HORIZON_S) -> int:
-        """Wait (wall time) until no task is pending."""
+        """Wait (wall time) until no task is pending or running and the sources found no work."""
         deadline = time.time() + horizon_s
-        while self.pending() and time.time() < deadline:
+        quiet_since: float | None = None
+        while time.time() < deadline:
+            with self._lock:
+                idle = not self._busy and not any(not t.cancelled for t in self._tasks)
+            if not idle:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.time()
+            elif time.time() - quiet_since > 2 * REAL_POLL_INTERVAL_S:
+                break  # at least one full poll round found nothing
             time.sleep(0.01)
         return 0
 
     def close(self) -> None:
+        self._stopped.set()
         with self._cond:
-            self._stopped = True
             self._tasks.clear()
             self._cond.notify()
         self._thread.join(timeout=2)
+        if self._poller is not None:
+            self._poller.join(timeout=5)

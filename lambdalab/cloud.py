@@ -27,6 +27,7 @@ from lambdalab.journal import Journal
 from lambdalab.lambda_api import LambdaApi
 from lambdalab.logstore import LogStore
 from lambdalab.service import InvokeResult, LambdaService, RequestIds
+from lambdalab.sources import Sources
 from lambdalab.template import CloudModel, build_model, load_template
 
 FAKE_CREDENTIALS = {
@@ -60,6 +61,10 @@ class LocalCloud:
         self._quiet = quiet
         self.api_gateways: dict[str, Any] = {}
         self._start_api_gateways()
+        self.sources = Sources()
+        self._closers.append(self.sources.close)
+        self.sources.attach_all(self)
+        clock.set_poll(self.sources.poll)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @classmethod
@@ -104,13 +109,13 @@ class LocalCloud:
         return cloud
 
     def close(self) -> None:
-        """Stop every environment and server, and restore the process environment."""
-        self.service.shutdown()
+        """Stop every source, environment and server, and restore the process environment."""
+        self.clock.close()  # no more timers or real-time polls
         for closer in reversed(self._closers):
             closer()
         self._closers.clear()
+        self.service.shutdown()
         self._lambda_server.stop()
-        self.clock.close()
         self.dataplane.stop()
         set_environ(self._saved_environ)
         self._saved_environ = {}

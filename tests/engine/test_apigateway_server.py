@@ -362,22 +362,9 @@ def test_sam_api_and_http_api_events_become_served_routes(tmp_path, http, runnin
     assert seen[0]["pathParameters"] == {"name": "ada"} and seen[1]["routeKey"] == "GET /hi"
 
 
-def _engine_missing() -> str | None:
-    try:
-        import lambdalab.runtime.environment  # noqa: F401
-
-        import lambdalab.dataplane  # noqa: F401
-    except ImportError as exc:
-        return str(exc)
-    return None
-
-
 def test_local_cloud_serves_api_and_http_api_events_through_real_functions(tmp_path, http):
     """[REST],[HTTP] end to end: LocalCloud.start serves each API at cloud.api_url, with the handler
     run in a real execution environment."""
-    missing = _engine_missing()
-    if missing:
-        pytest.skip(f"the engine is not complete yet: {missing}")
     from lambdalab import LocalCloud
 
     with LocalCloud.start(write_app(tmp_path, RESOURCES, APP)) as cloud:

@@ -1,0 +1,57 @@
+"""Event sources the engine drives: the async queue, stream and queue pollers.
+
+Each source is a ``Poller``: ``poll()`` does the work that is due *now* (read a shard, receive a
+batch, dispatch queued events), may run several invocations concurrently, waits for them, and says
+whether it did anything. Anything that must happen later (a retry, a visibility timeout, a batching
+window) is scheduled on the clock, never waited for. The virtual clock polls between its tasks, so
+sources see time exactly as it jumps; the real clock polls from a background thread.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from lambdalab.cloud import LocalCloud
+
+
+class Poller(Protocol):
+    def poll(self) -> bool:
+        """Do what is due now; True if anything happened (the clock then polls again)."""
+
+    def close(self) -> None:
+        """Stop: no more invocations after this returns."""
+
+
+# One module per invocation model; each has ``attach(cloud)`` that adds its pollers (if the
+# template gives it anything to do). Order is the polling order, which keeps runs repeatable.
+SOURCE_MODULES: tuple[str, ...] = ()
+
+
+class Sources:
+    def __init__(self) -> None:
+        self._pollers: list[Poller] = []
+        self._lock = threading.RLock()  # one poll round at a time
+
+    def add(self, poller: Poller) -> None:
+        with self._lock:
+            self._pollers.append(poller)
+
+    def attach_all(self, cloud: LocalCloud) -> None:
+        for name in SOURCE_MODULES:
+            importlib.import_module(name).attach(cloud)
+
+    def poll(self) -> bool:
+        with self._lock:
+            worked = False
+            for poller in self._pollers:
+                worked = poller.poll() or worked
+            return worked
+
+    def close(self) -> None:
+        with self._lock:
+            pollers, self._pollers = self._pollers, []
+        for poller in reversed(pollers):
+            poller.close()
