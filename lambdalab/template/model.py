@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ API_TYPES = {
 }
 API_PARTS = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage"}
 EVENT_INVOKE_CONFIG = "AWS::Lambda::EventInvokeConfig"
+EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
+SUBSCRIPTION = "AWS::SNS::Subscription"
 _FUNCTION_IN_URI = re.compile(r"\$\{(\w+)\.Arn\}")
 
 
@@ -61,6 +64,11 @@ class CloudModel:
     functions: dict[str, FunctionConfig] = field(default_factory=dict)
     apis: dict[str, ApiConfig] = field(default_factory=dict)
     env_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Wiring the event-source modules read and validate (resolved properties, by logical id): the
+    # data plane never sees it, because moto would try to run functions itself.
+    event_source_mappings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bucket_notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def lookup(self, logical_id: str, attr: str) -> Any:
         if logical_id not in self.resources:
@@ -111,6 +119,8 @@ class CloudModel:
             kind = res["Type"]
             props = resolver.resolve(res.get("Properties", {}), (lid, "Properties"))
             if kind in DATA_PLANE_TYPES:
+                if kind == "AWS::S3::Bucket" and "NotificationConfiguration" in props:
+                    self.bucket_notifications[lid] = props.pop("NotificationConfiguration")
                 resource: ResourceType = DATA_PLANE_TYPES[kind](lid, props)
                 resource.check()
                 self.attrs[lid] = resource.create(clients)
@@ -128,6 +138,12 @@ class CloudModel:
                 self.attrs[lid] = {"Ref": _api_id(lid), "RootResourceId": "root", "ApiEndpoint": ""}
             elif kind in API_PARTS:
                 self.attrs[lid] = {"Ref": lid}
+            elif kind == EVENT_SOURCE_MAPPING:
+                self.event_source_mappings[lid] = props
+                self.attrs[lid] = {"Ref": _uuid(lid), "Id": _uuid(lid)}
+            elif kind == SUBSCRIPTION:
+                self.subscriptions[lid] = props
+                self.attrs[lid] = {"Ref": f"{props.get('TopicArn')}:{_uuid(lid)}"}
             else:
                 raise ConfigurationError(f"resource type {kind} is not supported locally", lid, "Type")
         for target, config in invoke_configs.items():
@@ -214,6 +230,11 @@ class CloudModel:
                     {"Ref": lid} in (p.get("RestApiId"), p.get("ApiId")):
                 stage = str(p.get("StageName", stage))
         return ApiConfig(lid, kind, _api_id(lid), stage, tuple(routes))
+
+
+def _uuid(lid: str) -> str:
+    """A UUID derived from the logical id, so physical ids are the same every run."""
+    return str(uuid.UUID(hashlib.sha256(lid.encode()).hexdigest()[:32]))
 
 
 def _api_id(lid: str) -> str:
