@@ -213,8 +213,13 @@ class LocalCloud:
                                    client_context=client_context)
 
     def run_until_idle(self) -> int:
-        """Drive every queued event, retry and poller until nothing is left to do."""
-        return self.clock.run_until_idle()
+        """Drive every queued event, retry and poller until nothing is left to do, including
+        invocations still running in other threads (an API request that already timed out)."""
+        steps = self.clock.run_until_idle()
+        while self.concurrency.running():
+            self.concurrency.wait_until_idle()
+            steps += self.clock.run_until_idle()
+        return steps
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock forward, running whatever falls due on the way."""

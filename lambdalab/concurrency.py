@@ -28,6 +28,7 @@ class Concurrency:
         self._reserved: dict[str, int] = {}
         self._running: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._released = threading.Condition(self._lock)
 
     def reserved(self, function: str) -> int | None:
         return self._reserved.get(function)
@@ -74,6 +75,12 @@ class Concurrency:
     def release(self, function: str) -> None:
         with self._lock:
             self._running[function] -= 1
+            self._released.notify_all()
+
+    def wait_until_idle(self, timeout: float | None = None) -> bool:
+        """Block until no invocation is running (e.g. one an API Gateway timeout left behind)."""
+        with self._lock:
+            return self._released.wait_for(lambda: not any(self._running.values()), timeout)
 
     @contextmanager
     def lease(self, function: str) -> Iterator[None]:

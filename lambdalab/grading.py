@@ -198,6 +198,23 @@ def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bo
     return data
 
 
+def course_cloud(template: str | Path = "../template.yaml", **kwargs: Any) -> Any:
+    """A local cloud for a notebook: it runs ``labs/`` (the learner's code) or, when
+    ``LAMBDALAB_TARGET=solutions``, the reference solutions, which is what committed outputs show."""
+    from lambdalab.cloud import LocalCloud
+
+    target = os.environ.get(TARGET_VARIABLE) or "labs"
+    return LocalCloud.start(template, code_path=code_path_for(target), **kwargs)
+
+
+def course_module(relative: str, root: str | Path | None = None) -> Any:
+    """Import a lab file for a notebook (e.g. a client library), from ``labs/`` or, when
+    ``LAMBDALAB_TARGET=solutions``, from ``solutions/``."""
+    base = Path(root) if root else _find_root(Path.cwd())
+    target = os.environ.get(TARGET_VARIABLE) or "labs"
+    return load_module(base / target / relative)
+
+
 def grade(lab: str, target: str | None = None, root: str | Path | None = None) -> dict[str, Any]:
     """For a notebook's last cell: grade one lab and print its table.
 

@@ -15,7 +15,7 @@ def plot_timeline(items: Sequence[Invocation], origin: float, ax: Any = None, ti
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 0.5 + 0.35 * max(1, len({i.env_id for i in items}))))
+        _, ax = plt.subplots(figsize=(9, 1.3 + 0.4 * max(1, len({i.env_id for i in items}))))
     lanes: dict[str, int] = {}
     for item in items:
         lane_name = item.env_id or "throttled"
