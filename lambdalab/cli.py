@@ -40,8 +40,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         cmd = [sys.executable, "-m", "jupyterlab", "--notebook-dir", str(root / "notebooks"), "--ip", "127.0.0.1"]
         if args.no_browser:
             cmd.append("--no-browser")
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")  # containers and CI machines often run as root
         print("lambdalab: opening JupyterLab on notebooks/ (Ctrl-C stops both) ...", flush=True)
-        jupyter = subprocess.Popen(cmd, env=env, cwd=root)
+        # Its own session: a terminal's Ctrl-C reaches only lambdalab, which then stops Jupyter cleanly.
+        jupyter = subprocess.Popen(cmd, env=env, cwd=root, start_new_session=True)
     print("\nlambdalab: ready. Ctrl-C to stop.", flush=True)
     try:
         while not stop.is_set():
@@ -51,9 +54,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         print("\nlambdalab: shutting down ...", flush=True)
         if jupyter is not None and jupyter.poll() is None:
-            jupyter.send_signal(signal.SIGINT)
+            jupyter.terminate()  # Jupyter shuts its kernels down on SIGTERM
             try:
-                jupyter.wait(timeout=5)
+                jupyter.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 jupyter.kill()
         cloud.close()

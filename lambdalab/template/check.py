@@ -8,11 +8,17 @@ from pathlib import Path
 from lambdalab.errors import ConfigurationError
 
 
+def _where(match: object) -> str:
+    """``Resources/Q/Properties/VisibilityTimeout: `` from a cfn-lint match, when it has a path."""
+    parts = [str(p) for p in getattr(match, "path", None) or []]
+    return "/".join(parts) + ": " if parts else ""
+
+
 def check_template(path: Path) -> list[str]:
     from cfnlint.api import ManualArgs, lint_file
 
     findings = [
-        f"{path.name}:{m.linenumber}: {m.rule.id} {m.message}"
+        f"{path.name}:{m.linenumber}: {m.rule.id} {_where(m)}{m.message}"
         for m in lint_file(path, ManualArgs(regions=["us-east-1"]))
         if m.rule.id.startswith("E")
     ]
