@@ -1,5 +1,10 @@
 """Offline template findings a person can act on: cfn-lint, the SAM transform, then the engine's
-own rules (what it would refuse at start), each naming the logical id and property."""
+own rules (what it would refuse at start), each naming the logical id and property.
+
+cfn-lint runs the SAM transform itself and lints the transformed template, so one pass covers
+both forms. The engine's rules are checked by starting a local cloud from the template: whatever
+``LocalCloud.start`` would refuse is a finding here too, with the same words.
+"""
 
 from __future__ import annotations
 
@@ -24,11 +29,10 @@ def check_template(path: Path) -> list[str]:
     ]
     if findings:
         return findings
-    from lambdalab.template import build_model, load_template
+    from lambdalab.cloud import LocalCloud
 
     try:
-        model = build_model(load_template(path))
-        model.order()
+        LocalCloud.start(path).close()
     except ConfigurationError as exc:
         findings.append(f"{path.name}: {exc}")
     return findings
