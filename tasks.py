@@ -3,6 +3,8 @@
 
     python3 tasks.py course   # set up .venv, start the local cloud and JupyterLab on notebooks/
     python3 tasks.py test     # set up .venv, run lint, types, engine tests, graded checks, notebooks
+    python3 tasks.py sam      # set up .venv-sam (the SAM CLI) and run `sam validate --lint`
+    python3 tasks.py events   # regenerate events/ with `sam local generate-event`
 
 Everything else (`lambdalab ...`) runs from the virtual environment this script creates.
 """
@@ -27,6 +29,55 @@ def _digest() -> str:
     for name in ("requirements.txt", "pyproject.toml"):
         h.update((ROOT / name).read_bytes())
     return h.hexdigest()
+
+
+SAM_VENV = ROOT / ".venv-sam"
+SAM_BIN = SAM_VENV / ("Scripts" if os.name == "nt" else "bin")
+SAM_STAMP = SAM_VENV / ".requirements.sha256"
+# events/<file> -> the `sam local generate-event` arguments that produce it.
+SAMPLE_EVENTS = {
+    "apigateway/aws-proxy.json": ("apigateway", "aws-proxy"),
+    "apigateway/http-api-proxy.json": ("apigateway", "http-api-proxy"),
+    "s3/put.json": ("s3", "put"),
+    "s3/delete.json": ("s3", "delete"),
+    "sns/notification.json": ("sns", "notification"),
+    "kinesis/get-records.json": ("kinesis", "get-records"),
+    "dynamodb/update.json": ("dynamodb", "update"),
+    "sqs/receive-message.json": ("sqs", "receive-message"),
+}
+
+
+def _install(python: Path, requirements: Path, stamp: Path, venv_dir: Path) -> None:
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    if not python.exists():
+        venv.EnvBuilder(with_pip=True).create(venv_dir)
+    subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r",
+                    str(requirements)], check=True)
+    stamp.write_text(digest)
+
+
+def sam(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the SAM CLI from its own virtual environment, telemetry off."""
+    _install(SAM_BIN / "python", ROOT / "requirements-sam.txt", SAM_STAMP, SAM_VENV)
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION",
+                                                                                         "us-east-1")}
+    print("$ sam", " ".join(args), flush=True)
+    return subprocess.run([str(SAM_BIN / "sam"), *args], cwd=ROOT, env=env, text=True, check=False,
+                          capture_output=capture)
+
+
+def regenerate_events() -> int:
+    for name, args in SAMPLE_EVENTS.items():
+        done = sam("local", "generate-event", *args, capture=True)
+        if done.returncode:
+            print(done.stderr)
+            return done.returncode
+        target = ROOT / "events" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(done.stdout)
+    return 0
 
 
 def setup() -> None:
@@ -78,9 +129,13 @@ def course() -> int:
 
 def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else "help"
-    if command not in ("course", "test", "setup"):
+    if command not in ("course", "test", "setup", "sam", "events"):
         print(__doc__)
         return 2
+    if command == "sam":
+        return sam("validate", "--lint", "--template", "template.yaml").returncode
+    if command == "events":
+        return regenerate_events()
     setup()
     if command == "setup":
         return 0
