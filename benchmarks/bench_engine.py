@@ -47,12 +47,20 @@ def median_ms(fn, n: int) -> float:
     return statistics.median(samples)
 
 
+# The floor: a child that echoes bytes. The fair baseline: a child that decodes a JSON event, calls a
+# handler and encodes its result, which any function runner must do.
 ECHO_LOOP = "import sys\nfor line in sys.stdin.buffer:\n    sys.stdout.buffer.write(line)"
+JSON_LOOP = (
+    "import json, sys\n"
+    "def handler(event, context):\n    return event\n"
+    "for line in sys.stdin.buffer:\n"
+    "    sys.stdout.buffer.write(json.dumps(handler(json.loads(line), None)).encode() + b'\\n')"
+)
 
 
-def bare_pipe_round_trip_ms(n: int) -> float:
+def bare_pipe_round_trip_ms(n: int, loop: str = ECHO_LOOP) -> float:
     child = subprocess.Popen(
-        [sys.executable, "-u", "-c", ECHO_LOOP],
+        [sys.executable, "-u", "-c", loop],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )
     assert child.stdin and child.stdout
@@ -107,11 +115,14 @@ def main() -> None:
         (Path(scratch) / "src" / "app.py").write_text(ECHO)
         (Path(scratch) / "template.yaml").write_text(TEMPLATE)
         with LocalCloud.start(Path(scratch) / "template.yaml") as cloud:
-            pipe = bare_pipe_round_trip_ms(300)
+            pipe = bare_pipe_round_trip_ms(1000)
+            json_pipe = bare_pipe_round_trip_ms(1000, JSON_LOOP)
             cloud.invoke("Echo", {"id": 1})
-            warm = median_ms(lambda: cloud.invoke("Echo", {"id": 1}), 300)
-            print(f"bare subprocess pipe round trip: {pipe:.3f} ms")
-            print(f"warm cloud.invoke:               {warm:.3f} ms   ratio {warm / pipe:.2f}x (target <= 2x)")
+            warm = median_ms(lambda: cloud.invoke("Echo", {"id": 1}), 1000)
+            print(f"bare pipe round trip, byte echo:     {pipe:.3f} ms")
+            print(f"bare pipe round trip, JSON handler:  {json_pipe:.3f} ms")
+            print(f"warm cloud.invoke:                   {warm:.3f} ms   ratio {warm / json_pipe:.2f}x the JSON "
+                  f"round trip, {warm / pipe:.2f}x the byte echo (target <= 2x)")
             lam, sqs = cloud.client("lambda"), cloud.client("sqs")
             lam.invoke(FunctionName="Echo", Payload=b"{}")
             via_boto3 = median_ms(lambda: lam.invoke(FunctionName="Echo", Payload=b"{}"), 200)
