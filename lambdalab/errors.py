@@ -72,6 +72,12 @@ class ResourceConflictException(AwsApiError):
     code, status, error_kind = "ResourceConflictException", 409, "User"
 
 
+class ValidationException(AwsApiError):
+    """A parameter outside its documented range, in AWS's request-validation wording."""
+
+    code, status, error_kind = "ValidationException", 400, "User"
+
+
 class NotSupportedLocally(AwsApiError):
     """A Lambda operation or setting lambdalab does not emulate: refused, never answered wrongly."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 SUCCESS, ERROR, THROTTLED = "Success", "Error", "Throttled"
@@ -46,6 +46,15 @@ class Journal:
         with self._lock:
             self._items.append(item)
 
+    def set_stop_reason(self, request_id: str, attempt: int, reason: str) -> None:
+        """Say why no attempt follows the latest entry of ``request_id``'s ``attempt`` (e.g. ``RetriesExhausted``)."""
+        with self._lock:
+            for index in range(len(self._items) - 1, -1, -1):
+                item = self._items[index]
+                if item.request_id == request_id and item.attempt == attempt:
+                    self._items[index] = replace(item, stop_reason=reason)
+                    return
+
     def invocations(self, function: str | None = None, *, outcome: str | None = None) -> list[Invocation]:
         with self._lock:
             items = list(self._items)
@@ -63,7 +72,10 @@ class Journal:
             self._items.clear()
 
     def rows(self, function: str | None = None, precision: int = 0) -> list[dict[str, Any]]:
-        """Plain rows for printing; times are offsets from the cloud's start, rounded."""
+        """Plain rows for printing; times are offsets from the cloud's start, rounded. A ``stop``
+        column (why no attempt follows) appears when any row has one."""
+        items = self.invocations(function)
+        stops = any(i.stop_reason for i in items)
         return [
             {
                 "t": round(i.start - self.origin, precision) if precision else int(i.start - self.origin),
@@ -74,8 +86,9 @@ class Journal:
                 "start": "cold" if i.cold else ("warm" if i.env_id else "-"),
                 "outcome": i.outcome,
                 "detail": i.detail or "",
+                **({"stop": i.stop_reason or ""} if stops else {}),
             }
-            for i in self.invocations(function)
+            for i in items
         ]
 
     def table(self, function: str | None = None, precision: int = 0) -> str:

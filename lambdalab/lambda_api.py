@@ -1,6 +1,8 @@
 """The Lambda API over HTTP, so the stock boto3 ``lambda`` client works (AWS_ENDPOINT_URL_LAMBDA).
 
-Serves Invoke, GetFunction, ListFunctions, Get/Put/DeleteFunctionConcurrency, GetAccountSettings.
+Serves Invoke, GetFunction, ListFunctions, Get/Put/DeleteFunctionConcurrency, GetAccountSettings,
+and Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s) (kept by ``lambdalab.asyncinvoke``),
+Get/List/UpdateEventSourceMapping(s) (for the mappings the source modules register).
 Every other operation is refused with ``NotSupportedLocally`` rather than answered wrongly.
 """
 
@@ -16,9 +18,10 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from lambdalab.config import FunctionConfig
-from lambdalab.errors import AwsApiError, InvalidParameterValueException, NotSupportedLocally
+from lambdalab.errors import AwsApiError, InvalidParameterValueException, NotSupportedLocally, ResourceNotFoundException
 from lambdalab.service import LambdaService
 
+_EIC = "/2019-09-25/functions/<path:name>/event-invoke-config"
 ROUTES = Map([
     Rule("/2015-03-31/functions/<path:name>/invocations", methods=["POST"], endpoint="Invoke"),
     Rule("/2015-03-31/functions/", methods=["GET"], endpoint="ListFunctions"),
@@ -28,6 +31,14 @@ ROUTES = Map([
     Rule("/2017-10-31/functions/<path:name>/concurrency", methods=["DELETE"], endpoint="DeleteFunctionConcurrency"),
     Rule("/2019-09-30/functions/<path:name>/concurrency", methods=["GET"], endpoint="GetFunctionConcurrency"),
     Rule("/2016-08-19/account-settings/", methods=["GET"], endpoint="GetAccountSettings"),
+    Rule(f"{_EIC}", methods=["PUT"], endpoint="PutFunctionEventInvokeConfig"),
+    Rule(f"{_EIC}", methods=["POST"], endpoint="UpdateFunctionEventInvokeConfig"),
+    Rule(f"{_EIC}", methods=["GET"], endpoint="GetFunctionEventInvokeConfig"),
+    Rule(f"{_EIC}", methods=["DELETE"], endpoint="DeleteFunctionEventInvokeConfig"),
+    Rule(f"{_EIC}/list", methods=["GET"], endpoint="ListFunctionEventInvokeConfigs"),
+    Rule("/2015-03-31/event-source-mappings/", methods=["GET"], endpoint="ListEventSourceMappings"),
+    Rule("/2015-03-31/event-source-mappings/<name>", methods=["GET"], endpoint="GetEventSourceMapping"),
+    Rule("/2015-03-31/event-source-mappings/<name>", methods=["PUT"], endpoint="UpdateEventSourceMapping"),
 ], strict_slashes=False)
 
 
@@ -64,6 +75,14 @@ class LambdaApi:
             "DeleteFunctionConcurrency": self.delete_concurrency,
             "GetFunctionConcurrency": self.get_concurrency,
             "GetAccountSettings": self.account_settings,
+            "PutFunctionEventInvokeConfig": self.event_invoke_config,
+            "UpdateFunctionEventInvokeConfig": self.event_invoke_config,
+            "GetFunctionEventInvokeConfig": self.event_invoke_config,
+            "DeleteFunctionEventInvokeConfig": self.event_invoke_config,
+            "ListFunctionEventInvokeConfigs": self.list_event_invoke_configs,
+            "ListEventSourceMappings": self.list_event_source_mappings,
+            "GetEventSourceMapping": self.get_event_source_mapping,
+            "UpdateEventSourceMapping": self.update_event_source_mapping,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -130,6 +149,28 @@ class LambdaApi:
         reserved = self.service.concurrency.reserved(self.service.function(name).FunctionName)
         return _json({} if reserved is None else {"ReservedConcurrentExecutions": reserved})
 
+    def event_invoke_config(self, request: Request, name: str) -> Response:
+        """Put (replace), Update (patch), Get, Delete FunctionEventInvokeConfig ($LATEST only)."""
+        from lambdalab import asyncinvoke
+
+        if request.args.get("Qualifier", "$LATEST") != "$LATEST":
+            raise NotSupportedLocally("Only the $LATEST qualifier is supported locally")
+        if request.method == "GET":
+            return _json(asyncinvoke.get_config(self.service, name))
+        if request.method == "DELETE":
+            asyncinvoke.delete_config(self.service, name)
+            return Response(status=204)
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            raise InvalidParameterValueException("the request body is not JSON") from None
+        return _json(asyncinvoke.put_config(self.service, name, body, patch=request.method == "POST"))
+
+    def list_event_invoke_configs(self, request: Request, name: str) -> Response:
+        from lambdalab import asyncinvoke
+
+        return _json(asyncinvoke.list_configs(self.service, name))
+
     def account_settings(self, request: Request, name: str) -> Response:
         c = self.service.concurrency
         return _json({
@@ -139,6 +180,32 @@ class LambdaApi:
             },
             "AccountUsage": {"FunctionCount": len(self.service.functions())},
         })
+
+    # -- event-source mappings (registered by the source modules; Create/Delete are refused) --
+    def list_event_source_mappings(self, request: Request, name: str) -> Response:
+        arn, function = request.args.get("EventSourceArn"), request.args.get("FunctionName")
+        wanted = self.service.function(function).FunctionArn if function else None
+        found = [m.describe() for m in self.service.event_source_mappings.values()]
+        found = [m for m in found if (arn is None or m["EventSourceArn"] == arn)
+                 and (wanted is None or m["FunctionArn"] == wanted)]
+        return _json({"EventSourceMappings": found})
+
+    def _mapping(self, uuid: str) -> Any:
+        if uuid not in self.service.event_source_mappings:
+            raise ResourceNotFoundException(f"The resource you requested does not exist. (Service: Lambda, "
+                                            f"Status Code: 404, UUID: {uuid})")
+        return self.service.event_source_mappings[uuid]
+
+    def get_event_source_mapping(self, request: Request, name: str) -> Response:
+        return _json(self._mapping(name).describe())
+
+    def update_event_source_mapping(self, request: Request, name: str) -> Response:
+        mapping = self._mapping(name)
+        try:
+            changes = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            raise InvalidParameterValueException("the request body is not JSON") from None
+        return _json(mapping.update(**changes), status=202)
 
 
 def _json(body: Any, status: int = 200) -> Response:

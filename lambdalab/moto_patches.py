@@ -1,4 +1,5 @@
-"""Small, version-pinned fixes to moto's SQS model, and the one lock all of moto runs under.
+"""Small, version-pinned fixes to moto's SQS model (and two to DynamoDB Streams), and the one
+lock all of moto runs under.
 
 moto 5.2.5 makes SQS quadratic in queue depth: every read of one queue attribute rebuilds all of
 them, and the three approximate counts each scan the whole queue, reading the wall clock once per
@@ -79,6 +80,17 @@ def apply() -> None:
     with _guard:
         if not _originals:
             for (cls, name), replacement in _replacements().items():
+                _originals[(cls, name)] = cls.__dict__[name]
+                setattr(cls, name, replacement)
+
+
+def apply_dynamodb_streams() -> None:
+    """Patch moto's DynamoDB so that its streams hold each change once; called by the stream
+    pollers (importing moto's DynamoDB costs start time that clouds without streams need not pay)."""
+    apply()
+    with _guard:
+        for (cls, name), replacement in _dynamodb_replacements().items():
+            if (cls, name) not in _originals:
                 _originals[(cls, name)] = cls.__dict__[name]
                 setattr(cls, name, replacement)
 
@@ -184,4 +196,43 @@ def _replacements() -> dict[tuple[type, str], Any]:
         (Queue, "delete_message"): delete_first_match,
         (SQSBackend, "get_queue_attributes"): materialised_attributes,
         (Queue, "wait_for_messages"): wait_unlocked,
+    }
+
+
+def _dynamodb_replacements() -> dict[tuple[type, str], Any]:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    update_item = DynamoDBBackend.update_item
+    transact_write_items = DynamoDBBackend.transact_write_items
+
+    def update_item_one_record(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        """UpdateItem on a missing item: moto writes a key-only placeholder first, and its stream
+        gets two INSERT records. DynamoDB Streams has one; drop the placeholder's."""
+        shard = self.get_table(table_name).stream_shard
+        before = len(shard.items) if shard is not None else 0
+        item = update_item(self, table_name, *args, **kwargs)
+        if shard is not None and len(shard.items) == before + 2:
+            del shard.items[before]
+            shard.items[before].record["dynamodb"]["SequenceNumber"] = str(before + shard.starting_sequence_number)
+        return item
+
+    def transact_keeping_streams(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        """A cancelled transaction restores deep copies of its tables, streams included: readers'
+        shard iterators would then follow a stream that never grows again. Keep the live stream,
+        without the records of the cancelled writes."""
+        live = {name: (table, table.stream_shard, len(table.stream_shard.items))
+                for name, table in self.tables.items() if table.stream_shard is not None}
+        try:
+            transact_write_items(self, transact_items)
+        except Exception:
+            for name, (table, shard, length) in live.items():
+                del shard.items[length:]
+                restored = self.tables.get(name)
+                if restored is not None and restored is not table:
+                    restored.stream_shard, shard.table = shard, restored
+            raise
+
+    return {
+        (DynamoDBBackend, "update_item"): update_item_one_record,
+        (DynamoDBBackend, "transact_write_items"): transact_keeping_streams,
     }

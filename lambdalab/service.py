@@ -26,6 +26,7 @@ from lambdalab.errors import (
     AwsApiError,
     InvalidParameterValueException,
     InvalidRequestContentException,
+    NotSupportedLocally,
     RequestTooLargeException,
     ResourceNotFoundException,
     TooManyRequestsException,
@@ -33,6 +34,7 @@ from lambdalab.errors import (
 from lambdalab.journal import ERROR, SUCCESS, THROTTLED, Invocation, Journal
 from lambdalab.logstore import LogEvent, LogStore
 from lambdalab.runtime.environment import ExecutionEnvironment, InvocationResult
+from lambdalab.sources import EventSourceMapping
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
@@ -103,6 +105,10 @@ class LambdaService:
         self._lock = threading.Lock()
         self._closed = False
         self._forced: dict[str, deque[tuple[str, str]]] = defaultdict(deque)
+        # Where InvocationType=Event puts an event: (function, payload, request id, source).
+        self.event_queue: Callable[[FunctionConfig, bytes, str, str], None] | None = None
+        # Event-source mappings the Lambda API shows and updates, by UUID (the source modules add them).
+        self.event_source_mappings: dict[str, EventSourceMapping] = {}
         for fn in self._functions.values():
             if fn.ReservedConcurrentExecutions is not None:
                 try:
@@ -155,18 +161,12 @@ class LambdaService:
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", request_id)
         if invocation_type == "Event":
-            self.clock.call_later(
-                0, lambda: self._attempt_async(fn, body, request_id, source), label=f"event:{fn.FunctionName}"
-            )
+            if self.event_queue is None:
+                raise NotSupportedLocally("asynchronous invocation needs the async queue (lambdalab.asyncinvoke)")
+            self.event_queue(fn, body, request_id, source)  # retries, DLQ and destinations live there
             return InvokeResult(202, b"", request_id)
         return self.run_attempt(fn, body, request_id, source=source, log_type=log_type,
                                 client_context=client_context)
-
-    def _attempt_async(self, fn: FunctionConfig, body: bytes, request_id: str, source: str) -> None:
-        try:
-            self.run_attempt(fn, body, request_id, source=source, invocation_type="Event")
-        except AwsApiError:
-            pass  # recorded in the journal as Throttled; retries belong to the async queue
 
     def run_attempt(
         self,
@@ -179,14 +179,19 @@ class LambdaService:
         attempt: int = 1,
         log_type: str | None = None,
         client_context: str | None = None,
+        start: float | None = None,
     ) -> InvokeResult:
-        """One attempt: a concurrency lease, an environment, the run, the journal entry."""
-        start = self.clock.now()
+        """One attempt: a concurrency lease, an environment, the run, the journal entry.
+
+        ``start``: the virtual instant it begins (a poller starting several batches at once passes
+        the same instant to each, whichever thread runs first); default now.
+        """
+        start = self.clock.now() if start is None else start
         forced = self._next_forced(fn.FunctionName)
         if forced and forced[0] == "error":
             return self._forced_error(fn, request_id, source, invocation_type, attempt, forced[1])
         try:
-            if forced:
+            if forced and forced[0] == "throttle":
                 raise TooManyRequestsException(forced[1])
             self.concurrency.acquire(fn.FunctionName)
         except TooManyRequestsException as exc:
@@ -198,6 +203,10 @@ class LambdaService:
             began = time.perf_counter()
             result = env.invoke(request_id, body, client_context=client_context,
                                 now_epoch_ms=int(start * 1000))
+            if forced and forced[0] == "crash":
+                from lambdalab.faults import crashed
+
+                result = crashed(result, env, request_id)
             elapsed = time.perf_counter() - began
         finally:
             self.concurrency.release(fn.FunctionName)

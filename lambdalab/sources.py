@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from lambdalab.cloud import LocalCloud
@@ -25,9 +25,21 @@ class Poller(Protocol):
         """Stop: no more invocations after this returns."""
 
 
+class EventSourceMapping(Protocol):
+    """An event-source mapping the Lambda API can show and change (Get/List/UpdateEventSourceMapping)."""
+
+    uuid: str
+
+    def describe(self) -> dict[str, Any]:
+        """GetEventSourceMapping's answer for this mapping."""
+
+    def update(self, **changes: Any) -> dict[str, Any]:
+        """Apply UpdateEventSourceMapping's parameters (AWS names); answer as ``describe``."""
+
+
 # One module per invocation model; each has ``attach(cloud)`` that adds its pollers (if the
 # template gives it anything to do). Order is the polling order, which keeps runs repeatable.
-SOURCE_MODULES: tuple[str, ...] = ()
+SOURCE_MODULES: tuple[str, ...] = ("lambdalab.sqs", "lambdalab.asyncinvoke", "lambdalab.streams")
 
 
 class Sources:

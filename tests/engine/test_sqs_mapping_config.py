@@ -1,0 +1,74 @@
+"""Reading SQS event-source mappings: AWS's defaults, ranges and refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambdalab import sqs
+from lambdalab.errors import ConfigurationError
+from lambdalab.sqs.config import VisibilityTimeoutWarning, parse_mapping
+from tests.engine.sqs_apps import queue_app
+
+ARN = "arn:aws:sqs:us-east-1:123456789012:Jobs"
+
+
+def parse(fifo: bool = False, **props: object):
+    return parse_mapping("Map", {"EventSourceArn": ARN, "FunctionName": "Worker", **props},
+                         queue_logical_id="Jobs", queue_url="http://q", fifo=fifo, function_name="Worker")
+
+
+def test_defaults_are_awss():
+    """[ESM-API],[SQS-a]: BatchSize 10, no batching window, enabled, no MaximumConcurrency."""
+    config = parse()
+    assert (config.BatchSize, config.MaximumBatchingWindowInSeconds, config.Enabled) == (10, 0, True)
+    assert config.ScalingConfig.MaximumConcurrency is None and not config.report_batch_item_failures
+
+
+@pytest.mark.parametrize("props,fifo,message", [
+    ({"BatchSize": 11}, False,
+     "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"),
+    ({"BatchSize": 10001, "MaximumBatchingWindowInSeconds": 1}, False, "less than or equal to 10000"),
+    ({"BatchSize": 0}, False, "greater than or equal to 1"),
+    ({"MaximumBatchingWindowInSeconds": 301}, False, "less than or equal to 300"),
+    ({"MaximumBatchingWindowInSeconds": 1}, True, "Batching window is not supported for FIFO queues"),
+    ({"BatchSize": 11}, True, "FIFO"),
+    ({"ScalingConfig": {"MaximumConcurrency": 1}}, False,
+     "Value '1' at 'scalingConfig.maximumConcurrency' failed to satisfy constraint: "
+     "Member must have value greater than or equal to 2"),
+    ({"ScalingConfig": {"MaximumConcurrency": 1001}}, False, "less than or equal to 1000"),
+    ({"FunctionResponseTypes": ["ReportItemFailures"]}, False, "enum value set: [ReportBatchItemFailures]"),
+    ({"FilterCriteria": {"Filters": [{"Pattern": "not json"}]}}, False, "Invalid filter pattern definition."),
+    ({"StartingPosition": "LATEST"}, False, "StartingPosition"),
+    ({"ProvisionedPollerConfig": {"MinimumPollers": 2}}, False, "ProvisionedPollerConfig"),
+])
+def test_out_of_range_or_unsupported_settings_are_refused(props, fifo, message):
+    """[ESM-API],[SQS-a],[API-SC],[FILTER]: AWS's ranges and wording; unsupported settings named."""
+    with pytest.raises(ConfigurationError, match="Map") as caught:
+        parse(fifo=fifo, **props)
+    assert message in str(caught.value)
+
+
+def test_a_mapping_is_rejected_when_the_visibility_timeout_is_shorter_than_the_function_timeout(make_cloud):
+    """[SQS-C]: Lambda rejects the mapping when the function timeout exceeds the queue's visibility timeout."""
+    with pytest.raises(ConfigurationError, match="Queue visibility timeout: 10 seconds is less than "
+                                                 "Function timeout: 30 seconds"):
+        make_cloud(*queue_app(visibility=10, timeout=30))
+
+
+def test_a_visibility_timeout_below_six_times_the_function_timeout_warns(make_cloud):
+    """[SQS-C],[SQS-a]: AWS recommends a visibility timeout of at least 6 x the function timeout."""
+    with pytest.warns(VisibilityTimeoutWarning, match="6 x the function timeout"):
+        cloud = make_cloud(*queue_app(visibility=10, timeout=3))
+    assert sqs.mapping(cloud, "Worker").config.queue_name == "Jobs"
+
+
+def test_update_event_source_mapping_changes_settings_with_the_same_checks(make_cloud):
+    """[ESM-API]: UpdateEventSourceMapping changes a mapping's settings, checked as at creation."""
+    cloud = make_cloud(*queue_app(events="BatchSize: 3\nFunctionResponseTypes: [ReportBatchItemFailures]"))
+    poller = sqs.mapping(cloud, "Worker")
+    config = poller.update(FunctionResponseTypes=[], ScalingConfig={"MaximumConcurrency": 3})
+    assert not config.report_batch_item_failures and config.BatchSize == 3 and poller.scaling.ceiling == 3
+    with pytest.raises(ConfigurationError, match="greater than 0 if maximum batch size"):
+        poller.update(BatchSize=20)
+    poller.update(Enabled=False)
+    assert not poller.enabled

@@ -1,0 +1,172 @@
+"""Lab 02 graded checks: the document-intake pipeline (S3 -> intake -> DynamoDB + SNS -> notifier).
+
+Each check drives the learner's code through the local engine: uploads to the documents bucket,
+scripted faults (an OCR outage, duplicate S3 deliveries, a crash after the work was done, reserved
+concurrency), then reads back the journal, the documents table, the audit copy of every SNS
+message, the notifications table and the on-failure queue. Virtual time: minutes of retries and
+hours of throttle backoff take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambdalab.grading import load_module
+
+INTAKE = "IntakeFunction"
+BUCKET = "DocumentsBucket"
+
+
+@pytest.fixture
+def configure(lab_root):
+    return load_module(lab_root / "02_async" / "ops" / "configure.py").configure
+
+
+def upload(cloud, name, body):
+    document = body if isinstance(body, bytes) else json.dumps(body).encode()
+    cloud.client("s3").put_object(Bucket=cloud.resource(BUCKET), Key=f"incoming/{name}", Body=document)
+
+
+def key_of(doc_id):
+    """``bucket/incoming/a.json#version`` -> ``incoming/a.json`` (whatever the learner's id adds after '#')."""
+    return doc_id.split("/", 1)[1].split("#", 1)[0] if "/" in doc_id else doc_id
+
+
+def documents(cloud, status="DONE"):
+    items = cloud.client("dynamodb").scan(TableName=cloud.resource("DocumentsTable"))["Items"]
+    return sorted(key_of(i["docId"]["S"]) for i in items if i.get("status", {}).get("S") == status)
+
+
+def drain(cloud, queue):
+    sqs, found = cloud.client("sqs"), []
+    while batch := sqs.receive_message(QueueUrl=cloud.resource(queue), MaxNumberOfMessages=10,
+                                       VisibilityTimeout=600).get("Messages", []):
+        found += [json.loads(m["Body"]) for m in batch]
+    return found
+
+
+def published(cloud):
+    """Every "document processed" message, as the audit queue subscribed to the topic got it."""
+    return sorted(key_of(m["docId"]) for m in drain(cloud, "DocumentEventsAudit"))
+
+
+def notified(cloud):
+    return cloud.client("dynamodb").scan(TableName=cloud.resource("NotificationsTable"))["Count"]
+
+
+def runs(cloud):
+    return cloud.journal.invocations(INTAKE)
+
+
+def at(cloud, invocations):
+    return [round(i.start - cloud.journal.origin) for i in invocations]
+
+
+def reconfigure(cloud, configure):
+    """Forget the template's settings, then apply the learner's configure()."""
+    lam = cloud.client("lambda")
+    lam.delete_function_event_invoke_config(FunctionName=INTAKE)
+    configure(lam, INTAKE, cloud.attribute("IntakeFailuresQueue", "Arn"))
+
+
+# ---- retries -----------------------------------------------------------------------------------
+
+@pytest.mark.points(3, hint="A failure that will pass (documents.DependencyUnavailable) must propagate out of the "
+                            "handler so Lambda retries the event a minute later; release your claim first, so "
+                            "the retry can do the work; never catch and return")
+def test_a_document_uploaded_during_an_outage_is_processed_by_the_retry(lab_cloud):
+    ssm = lab_cloud.client("ssm")
+    ssm.put_parameter(Name="/lambdalab/intake/ocr-status", Value="down", Type="String", Overwrite=True)
+    upload(lab_cloud, "report.json", {"title": "Quarterly report", "pages": 12})
+    lab_cloud.advance(30)  # the first attempt fails while the OCR service is down...
+    ssm.put_parameter(Name="/lambdalab/intake/ocr-status", Value="available", Type="String", Overwrite=True)
+    lab_cloud.run_until_idle()  # ...and the retry, one minute later, finds it back
+    attempts = runs(lab_cloud)
+    assert [(i.attempt, i.outcome) for i in attempts] == [(1, "Error"), (2, "Success")], lab_cloud.journal.table()
+    assert at(lab_cloud, attempts) == [0, 60]
+    assert documents(lab_cloud) == ["incoming/report.json"]
+    assert published(lab_cloud) == ["incoming/report.json"] and notified(lab_cloud) == 1
+
+
+@pytest.mark.points(3, hint="configure() must call put_function_event_invoke_config with MaximumRetryAttempts=1, "
+                            "MaximumEventAgeInSeconds=14400 and DestinationConfig OnFailure = the queue ARN; a "
+                            "corrupt file must raise (documents.CorruptDocument) without writing a DONE item or "
+                            "publishing")
+def test_a_corrupt_document_ends_in_the_on_failure_queue_after_the_configured_attempts(lab_cloud, configure):
+    reconfigure(lab_cloud, configure)
+    config = lab_cloud.client("lambda").get_function_event_invoke_config(FunctionName=INTAKE)
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 14400)
+    upload(lab_cloud, "scan.pdf", b"%PDF-1.7 \x00\x01 not a document")
+    lab_cloud.run_until_idle()
+    attempts = runs(lab_cloud)
+    assert at(lab_cloud, attempts) == [0, 60], lab_cloud.journal.table()
+    assert [i.outcome for i in attempts] == ["Error", "Error"] and attempts[-1].stop_reason == "RetriesExhausted"
+    [record] = drain(lab_cloud, "IntakeFailuresQueue")
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["requestPayload"]["Records"][0]["s3"]["object"]["key"] == "incoming/scan.pdf"
+    assert documents(lab_cloud) == [] and published(lab_cloud) == []
+
+
+# ---- idempotency -------------------------------------------------------------------------------
+
+@pytest.mark.points(3, hint="Key the claim on the upload's identity (bucket, decoded key, versionId or eTag) with "
+                            "a conditional put (attribute_not_exists); a second delivery of the same event must "
+                            "find it DONE, or raise AlreadyInProgress while the first is still working")
+def test_a_duplicate_s3_delivery_makes_one_item_and_one_message(lab_cloud):
+    lab_cloud.faults.duplicate_delivery(BUCKET)
+    upload(lab_cloud, "memo with spaces.json", {"title": "Memo", "pages": 1})
+    lab_cloud.run_until_idle()
+    assert len({i.request_id for i in runs(lab_cloud)}) == 2, lab_cloud.journal.table()
+    assert documents(lab_cloud) == ["incoming/memo with spaces.json"]
+    assert published(lab_cloud) == ["incoming/memo with spaces.json"] and notified(lab_cloud) == 1
+
+
+@pytest.mark.points(3, hint="A retry carries the same request id as the attempt that failed: when the claim is "
+                            "yours, carry on; when the item is DONE, do nothing (no second publish)")
+def test_a_retry_after_the_work_was_done_publishes_nothing_twice(lab_cloud):
+    lab_cloud.faults.crash(INTAKE)  # the first attempt does everything, then its process dies
+    upload(lab_cloud, "invoice.json", {"title": "Invoice", "pages": 2})
+    lab_cloud.run_until_idle()
+    attempts = runs(lab_cloud)
+    assert [(i.attempt, i.outcome) for i in attempts] == [(1, "Error"), (2, "Success")], lab_cloud.journal.table()
+    assert documents(lab_cloud) == ["incoming/invoice.json"]
+    assert published(lab_cloud) == ["incoming/invoice.json"] and notified(lab_cloud) == 1
+
+
+# ---- concurrency limits ------------------------------------------------------------------------
+
+@pytest.mark.points(3, hint="With reserved concurrency 1, Lambda throttles most of a burst and requeues it for "
+                            "hours: every document must still be processed exactly once, so keep "
+                            "MaximumEventAgeInSeconds long enough (configure()) and the processing idempotent")
+def test_a_burst_of_50_uploads_against_reserved_concurrency_1_is_absorbed(lab_cloud, configure):
+    reconfigure(lab_cloud, configure)
+    lab_cloud.client("lambda").put_function_concurrency(FunctionName=INTAKE, ReservedConcurrentExecutions=1)
+    names = [f"page-{n:02d}.json" for n in range(50)]
+    for name in names:
+        upload(lab_cloud, name, {"title": name, "pages": 1})
+    lab_cloud.run_until_idle()
+    attempts = runs(lab_cloud)
+    throttled = [i for i in attempts if i.outcome == "Throttled"]
+    assert throttled and {i.detail for i in throttled} == {"ReservedFunctionConcurrentInvocationLimitExceeded"}
+    assert sum(i.outcome == "Success" for i in attempts) == 50, lab_cloud.journal.counts(INTAKE)
+    assert documents(lab_cloud) == [f"incoming/{n}" for n in names]
+    assert published(lab_cloud) == [f"incoming/{n}" for n in names]
+    assert drain(lab_cloud, "IntakeFailuresQueue") == []
+
+
+@pytest.mark.points(2, hint="configure() must set the OnFailure destination: with reserved concurrency 0, Lambda "
+                            "sends every new event straight there, without running the function")
+def test_reserved_concurrency_0_sends_uploads_straight_to_the_failure_queue(lab_cloud, configure):
+    reconfigure(lab_cloud, configure)
+    lab_cloud.client("lambda").put_function_concurrency(FunctionName=INTAKE, ReservedConcurrentExecutions=0)
+    upload(lab_cloud, "paused.json", {"title": "Paused", "pages": 1})
+    lab_cloud.run_until_idle()
+    [attempt] = runs(lab_cloud)
+    assert (attempt.outcome, attempt.stop_reason) == ("Throttled", "ZeroReservedConcurrency")
+    [record] = drain(lab_cloud, "IntakeFailuresQueue")
+    assert record["requestContext"]["condition"] == "ZeroReservedConcurrency"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert documents(lab_cloud) == [] and published(lab_cloud) == []

@@ -1,0 +1,204 @@
+"""Lab 04 graded checks: the export API and its SQS worker (idempotency lock, partial batches).
+
+Each check drives the learner's code through the local engine: export requests through the local
+HTTP API or straight onto the queue, scripted faults (duplicates, crashes), then the journal, the
+job table, the versions of the CSV objects in S3 and the dead-letter queue are read back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from lambdalab import sqs
+from lambdalab.errors import RESERVED_LIMIT
+
+WORKER = "ExportWorkerFunction"
+QUEUE = "ExportJobsQueue"
+
+
+def request_export(cloud, params):
+    request = urllib.request.Request(cloud.api_url("ServerlessHttpApi") + "/exports",
+                                     data=json.dumps(params).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return reply.status, json.loads(reply.read())
+
+
+def get_export(cloud, job_id):
+    try:
+        with urllib.request.urlopen(cloud.api_url("ServerlessHttpApi") + f"/exports/{job_id}", timeout=30) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def enqueue(cloud, *jobs):
+    """Put jobs on the queue as the API does: {"jobId": ..., "params": ...}."""
+    entries = [{"Id": str(n), "MessageBody": json.dumps({"jobId": job_id, "params": params})}
+               for n, (job_id, params) in enumerate(jobs)]
+    for start in range(0, len(entries), 10):
+        cloud.client("sqs").send_message_batch(QueueUrl=cloud.resource(QUEUE), Entries=entries[start:start + 10])
+
+
+def jobs(cloud):
+    items = cloud.client("dynamodb").scan(TableName=cloud.resource("ExportJobsTable"))["Items"]
+    return {i["jobId"]["S"]: i for i in items}
+
+
+def completed(cloud):
+    return {jid for jid, item in jobs(cloud).items() if item["status"]["S"] == "COMPLETED"}
+
+
+def csv_writes(cloud):
+    """How many times each export's CSV was written (the bucket keeps every version)."""
+    versions = cloud.client("s3").list_object_versions(Bucket=cloud.resource("ExportsBucket")).get("Versions", [])
+    counts: dict[str, int] = {}
+    for v in versions:
+        counts[v["Key"]] = counts.get(v["Key"], 0) + 1
+    return counts
+
+
+def dead_letters(cloud):
+    messages = cloud.client("sqs").receive_message(QueueUrl=cloud.resource("ExportJobsDlq"), MaxNumberOfMessages=10,
+                                                   MessageSystemAttributeNames=["All"]).get("Messages", [])
+    return [json.loads(m["Body"])["jobId"] for m in messages]
+
+
+def max_concurrency(invocations):
+    edges = sorted([(i.start, 1) for i in invocations if i.env_id] + [(i.end, -1) for i in invocations if i.env_id])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def put_lock(cloud, job_id, expires_at):
+    """A claim left by another worker: INPROGRESS until ``expires_at`` (epoch seconds)."""
+    cloud.client("dynamodb").put_item(TableName=cloud.resource("ExportJobsTable"), Item={
+        "jobId": {"S": job_id}, "status": {"S": "INPROGRESS"}, "expiresAt": {"N": str(int(expires_at))}})
+
+
+# ---- the API: one job per distinct request ------------------------------------------------
+
+@pytest.mark.points(2, hint="job_id must hash the *normalised* parameters (keys and strings stripped and "
+                            "lowercased, JSON with sorted keys): the same request twice is one job, one CSV")
+def test_the_same_request_twice_is_one_job_with_one_csv(lab_cloud):
+    first = request_export(lab_cloud, {"report": "Orders", "rows": 5})
+    second = request_export(lab_cloud, {" ROWS": 5, "report": " orders "})
+    other = request_export(lab_cloud, {"report": "orders", "rows": 6})
+    assert first[0] == 202 and first == second, f"got {first} and {second}"
+    assert other[1]["jobId"] != first[1]["jobId"], "different parameters must make a different job"
+    lab_cloud.run_until_idle()
+    job_id = first[1]["jobId"]
+    assert completed(lab_cloud) == {job_id, other[1]["jobId"]}
+    assert csv_writes(lab_cloud)[f"exports/{job_id}.csv"] == 1, "the same job was exported twice"
+    status, body = get_export(lab_cloud, job_id)
+    assert status == 200 and body["status"] == "COMPLETED" and body["result"]["key"] == f"exports/{job_id}.csv"
+
+
+# ---- retries ----------------------------------------------------------------------------------
+
+@pytest.mark.points(2, hint="a job that fails must be reported in batchItemFailures (and its lock released), "
+                            "so the message comes back after the visibility timeout and succeeds then")
+def test_a_transiently_failing_job_succeeds_on_a_later_receive(lab_cloud):
+    enqueue(lab_cloud, ("flaky", {"report": "orders", "chaos": "transient-3"}))
+    lab_cloud.run_until_idle()
+    runs = lab_cloud.journal.invocations(WORKER)
+    assert "flaky" in completed(lab_cloud), f"the job never completed: {lab_cloud.journal.table(WORKER)}"
+    assert [round(i.start - runs[0].start) for i in runs] == [0, 60, 120], lab_cloud.journal.table(WORKER)
+    assert csv_writes(lab_cloud) == {"exports/flaky.csv": 1} and dead_letters(lab_cloud) == []
+
+
+@pytest.mark.points(2, hint="report only the failing job in batchItemFailures: the poison job must reach the "
+                            "DLQ after maxReceiveCount (5) receives while the other jobs of its batch run once")
+def test_a_poison_job_reaches_the_dlq_and_its_batch_mates_run_once(lab_cloud):
+    enqueue(lab_cloud, ("a", {"report": "a"}), ("poison", {"report": "p", "chaos": "poison"}), ("b", {"report": "b"}))
+    lab_cloud.run_until_idle()
+    assert dead_letters(lab_cloud) == ["poison"]
+    assert len(lab_cloud.journal.invocations(WORKER)) == 5, "the poison job must be received exactly 5 times"
+    assert completed(lab_cloud) == {"a", "b"}
+    assert csv_writes(lab_cloud) == {"exports/a.csv": 1, "exports/b.csv": 1}
+    assert "poison" not in jobs(lab_cloud), "a failed job must release its lock"
+
+
+# ---- idempotency ------------------------------------------------------------------------------
+
+@pytest.mark.points(2, hint="take the DynamoDB lock before exporting: when two deliveries of one message run "
+                            "at once, one gets INPROGRESS (AlreadyInProgress -> batch item failure) and the "
+                            "job is exported once")
+def test_concurrent_duplicate_deliveries_export_once(lab_cloud):
+    lab_cloud.faults.duplicate_delivery(QUEUE)
+    enqueue(lab_cloud, ("dup", {"report": "orders", "rows": 50}))
+    lab_cloud.run_until_idle()
+    assert max_concurrency(lab_cloud.journal.invocations(WORKER)) == 2, "both deliveries should run at once"
+    assert completed(lab_cloud) == {"dup"}
+    assert csv_writes(lab_cloud) == {"exports/dup.csv": 1}
+    assert dead_letters(lab_cloud) == []
+
+
+@pytest.mark.points(2, hint="a redelivered message whose job is COMPLETED must not export again: acquire() "
+                            "returns the stored result, and the worker keeps the same key and URL")
+def test_redelivery_after_a_crash_exports_once(lab_cloud):
+    lab_cloud.faults.crash(WORKER)  # the worker finishes, then dies before answering: the batch comes back
+    enqueue(lab_cloud, ("crash", {"report": "orders"}))
+    lab_cloud.run_until_idle()
+    runs = lab_cloud.journal.invocations(WORKER)
+    assert [i.detail for i in runs] == ["Runtime.ExitError", None], lab_cloud.journal.table(WORKER)
+    assert completed(lab_cloud) == {"crash"} and csv_writes(lab_cloud) == {"exports/crash.csv": 1}
+    assert jobs(lab_cloud)["crash"]["result"]["M"]["key"]["S"] == "exports/crash.csv"
+
+
+@pytest.mark.points(1, hint="a claim whose expiresAt has passed belongs to a crashed worker: the condition "
+                            "must let a new worker take it over (status INPROGRESS AND expiresAt < now)")
+def test_a_lock_left_by_a_crashed_worker_expires_and_the_job_is_redone_once(lab_cloud):
+    put_lock(lab_cloud, "orphan", time.time() - 3600)
+    enqueue(lab_cloud, ("orphan", {"report": "orders"}))
+    lab_cloud.run_until_idle()
+    assert completed(lab_cloud) == {"orphan"} and csv_writes(lab_cloud) == {"exports/orphan.csv": 1}
+    assert len(lab_cloud.journal.invocations(WORKER)) == 1
+
+
+@pytest.mark.points(1, hint="while another worker holds a live INPROGRESS claim, report the message as a batch "
+                            "item failure (do not export, do not delete the claim): it comes back later")
+def test_a_duplicate_while_in_progress_is_retried_later(lab_cloud):
+    put_lock(lab_cloud, "busy", time.time() + 3600)
+    enqueue(lab_cloud, ("busy", {"report": "orders"}))
+    lab_cloud.advance(1)
+    assert csv_writes(lab_cloud) == {} and jobs(lab_cloud)["busy"]["status"]["S"] == "INPROGRESS"
+    assert sqs.mapping(lab_cloud, WORKER).stats.returned == 1, "the message must return to the queue"
+    lab_cloud.client("dynamodb").put_item(TableName=lab_cloud.resource("ExportJobsTable"), Item={
+        "jobId": {"S": "busy"}, "status": {"S": "COMPLETED"},
+        "result": {"M": {"key": {"S": "exports/busy.csv"}}}})  # the other worker finished
+    lab_cloud.run_until_idle()
+    runs = lab_cloud.journal.invocations(WORKER)
+    assert [round(i.start - runs[0].start) for i in runs] == [0, 60] and csv_writes(lab_cloud) == {}
+    assert dead_letters(lab_cloud) == [] and sqs.mapping(lab_cloud, WORKER).stats.deleted == 1
+
+
+# ---- concurrency limits ---------------------------------------------------------------------
+
+@pytest.mark.points(2, hint="with MaximumConcurrency 2 the worker never runs more than twice at once; every "
+                            "job must still complete, each exported once")
+def test_maximum_concurrency_two_runs_at_most_two_batches(lab_cloud):
+    enqueue(lab_cloud, *((f"job{n}", {"report": "orders", "rows": n}) for n in range(20)))
+    lab_cloud.run_until_idle()
+    runs = lab_cloud.journal.invocations(WORKER)
+    assert max_concurrency(runs) == 2, lab_cloud.journal.table(WORKER)
+    assert len(completed(lab_cloud)) == 20 and set(csv_writes(lab_cloud).values()) == {1}
+
+
+@pytest.mark.points(2, hint="reserved concurrency 1 below MaximumConcurrency 2 throttles batches; they return "
+                            "after the visibility timeout, and every job must still complete, none in the DLQ")
+def test_reserved_concurrency_below_maximum_concurrency_throttles_but_loses_nothing(lab_cloud):
+    lab_cloud.client("lambda").put_function_concurrency(FunctionName=WORKER, ReservedConcurrentExecutions=1)
+    enqueue(lab_cloud, *((f"job{n}", {"report": "orders", "rows": n}) for n in range(10)))
+    lab_cloud.run_until_idle()
+    throttled = lab_cloud.journal.invocations(WORKER, outcome="Throttled")
+    assert throttled and {i.detail for i in throttled} == {RESERVED_LIMIT}
+    assert sqs.mapping(lab_cloud, WORKER).stats.throttled_batches == len(throttled)
+    assert len(completed(lab_cloud)) == 10 and dead_letters(lab_cloud) == []
