@@ -31,6 +31,14 @@ def test_the_course_template_passes_cfn_lint_the_sam_transform_and_the_engine_ru
     (GOOD_FUNCTION + "      ReservedConcurrentExecutions: 950\n", ["Fn", "ReservedConcurrentExecutions"]),
     (GOOD_FUNCTION.replace("python3.12", "python2.7"), ["Runtime"]),
     (GOOD_FUNCTION.replace("app.handler", "missing.handler"), ["Fn", "Handler", "missing.py"]),
+    (GOOD_FUNCTION + "      Timeout: 30\n      Events:\n        Jobs:\n          Type: SQS\n"
+     "          Properties: {Queue: !GetAtt Jobs.Arn}\n"
+     "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties: {VisibilityTimeout: 10}\n",
+     ["visibility timeout", "10", "30"]),
+    (GOOD_FUNCTION + "      Events:\n        Jobs:\n          Type: SQS\n"
+     "          Properties: {Queue: !GetAtt Jobs.Arn, BatchSize: 20}\n"
+     "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: true, VisibilityTimeout: 60}\n",
+     ["BatchSize"]),
     (GOOD_FUNCTION + "  Box:\n    Type: AWS::EC2::VPC\n    Properties: {CidrBlock: 10.0.0.0/16}\n",
      ["Box", "AWS::EC2::VPC", "not supported locally"]),
 ])
