@@ -105,6 +105,7 @@ class LambdaApi:
             invocation_type=request.headers.get("X-Amz-Invocation-Type", "RequestResponse"),
             log_type=request.headers.get("X-Amz-Log-Type"),
             client_context=request.headers.get("X-Amz-Client-Context"),
+            qualifier=request.args.get("Qualifier"),
             source=self.source,
         )
         headers = {"x-amzn-RequestId": result.request_id, "X-Amz-Executed-Version": result.executed_version}

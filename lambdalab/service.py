@@ -39,6 +39,7 @@ from lambdalab.sources import EventSourceMapping
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 LOG_TAIL_BYTES = 4096
+CLIENT_CONTEXT_LIMIT = 3583  # bytes of base64, sync invokes only [INV]
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 
 
@@ -119,18 +120,23 @@ class LambdaService:
                     raise ConfigurationError(exc.message, fn.logical_id, "ReservedConcurrentExecutions") from None
 
     # -- lookup -------------------------------------------------------------------------------
-    def function(self, name: str) -> FunctionConfig:
-        """By name, logical id or ARN (``...:function:Name`` with an optional ``:$LATEST``)."""
+    def function(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+        """By name, logical id or ARN (``...:function:Name`` with an optional ``:$LATEST``).
+
+        Locally a function has no published versions or aliases, so any other qualifier names a
+        function that does not exist, and AWS answers that with ResourceNotFoundException.
+        """
         key = name
         if key.startswith("arn:"):
             parts = key.split(":")
             key = parts[6] if len(parts) > 6 else key
-            if len(parts) > 7 and parts[7] not in ("$LATEST", ""):
-                raise InvalidParameterValueException(f"Only the $LATEST qualifier is supported locally: {name}")
+            if len(parts) > 7 and parts[7]:
+                qualifier = qualifier or parts[7]
         fn = self._functions.get(key) or self._by_logical_id.get(key)
-        if fn is None:
+        suffix = f":{qualifier}" if qualifier and qualifier != "$LATEST" else ""
+        if fn is None or suffix:
             raise ResourceNotFoundException(
-                f"Function not found: arn:aws:lambda:us-east-1:123456789012:function:{key}"
+                f"Function not found: arn:aws:lambda:us-east-1:123456789012:function:{key}{suffix}"
             )
         return fn
 
@@ -147,8 +153,13 @@ class LambdaService:
         log_type: str | None = None,
         client_context: str | None = None,
         source: str = "invoke",
+        qualifier: str | None = None,
     ) -> InvokeResult:
-        fn = self.function(name)
+        fn = self.function(name, qualifier)
+        if client_context is not None and len(client_context) > CLIENT_CONTEXT_LIMIT:
+            raise InvalidParameterValueException(
+                f"Client context must be at most {CLIENT_CONTEXT_LIMIT} bytes (base64-encoded JSON)"
+            )
         if invocation_type not in INVOCATION_TYPES:
             raise InvalidParameterValueException(f"Unsupported InvocationType: {invocation_type}")
         body = _payload_bytes(payload)
@@ -208,11 +219,13 @@ class LambdaService:
 
                 result = crashed(result, env, request_id)
             elapsed = time.perf_counter() - began
+            # Back in the idle pool before the lease is released: the invocation that takes the
+            # freed slot must find this warm environment, not start one beyond the limit.
+            self._return_environment(fn, env, result)
         finally:
             self.concurrency.release(fn.FunctionName)
         end = start + elapsed
         self.clock.observe(end)
-        self._return_environment(fn, env, result)
         self.logs.put(fn.FunctionName, [
             LogEvent(start, env_log_stream(env), request_id, line) for line in result.log_lines
         ])

@@ -28,6 +28,14 @@ API_TYPES = {
     "AWS::ApiGateway::RestApi": "REST", "AWS::ApiGatewayV2::Api": "HTTP",
 }
 API_PARTS = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage"}
+# What the local API Gateway honours (or that changes nothing locally, like tags and descriptions);
+# any other API or stage property (throttling, stage variables, binary media types...) is refused.
+API_PROPERTIES = frozenset({
+    "Body", "Name", "Description", "Tags", "EndpointConfiguration", "Parameters", "FailOnWarnings",
+    "DeploymentId", "RestApiId", "ApiId", "StageName", "AutoDeploy",
+})
+# Integration timeouts: REST 50 ms-29 s (more only by a quota request), HTTP APIs 50 ms-30 s [REST-Q],[HTTP-Q].
+INTEGRATION_TIMEOUT_MS = {"REST": (50, 29000), "HTTP": (50, 30000)}
 EVENT_INVOKE_CONFIG = "AWS::Lambda::EventInvokeConfig"
 EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
 SUBSCRIPTION = "AWS::SNS::Subscription"
@@ -118,6 +126,10 @@ class CloudModel:
             res = self.resources[lid]
             kind = res["Type"]
             props = resolver.resolve(res.get("Properties", {}), (lid, "Properties"))
+            if kind in API_TYPES or kind in API_PARTS:
+                unknown = sorted(set(props) - API_PROPERTIES)
+                if unknown:
+                    raise ConfigurationError(f"property not supported locally for {kind}", lid, unknown[0])
             if kind in DATA_PLANE_TYPES:
                 if kind == "AWS::S3::Bucket" and "NotificationConfiguration" in props:
                     self.bucket_notifications[lid] = props.pop("NotificationConfiguration")
@@ -221,7 +233,9 @@ class CloudModel:
                     path=path,
                     function=found.group(1),
                     payload_format=str(integration.get("payloadFormatVersion", "2.0" if kind == "HTTP" else "1.0")),
-                    timeout_ms=int(integration.get("timeoutInMillis", 30000 if kind == "HTTP" else 29000)),
+                    timeout_ms=_int_in_range(lid, f"{path} timeoutInMillis",
+                                             integration.get("timeoutInMillis", INTEGRATION_TIMEOUT_MS[kind][1]),
+                                             *INTEGRATION_TIMEOUT_MS[kind]),
                 ))
         stage = "$default" if kind == "HTTP" else "Prod"
         for other in self.resources.values():

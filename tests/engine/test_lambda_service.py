@@ -254,3 +254,20 @@ def test_the_journal_plots_a_lane_per_environment(cloud):
 def test_invalid_invocation_types_are_refused(cloud):
     with pytest.raises(InvalidParameterValueException):
         cloud.invoke("Fn", {}, invocation_type="Sometimes")
+
+
+def test_a_qualifier_other_than_latest_names_a_function_that_does_not_exist(cloud):
+    """Locally there are no published versions or aliases: Invoke with one is ResourceNotFound, as on
+    AWS for a version or alias that does not exist [INV]."""
+    lam = cloud.client("lambda")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException, match="function:Fn:live"):
+        lam.invoke(FunctionName="Fn", Qualifier="live", Payload=b"{}")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException, match="function:Fn:7"):
+        lam.invoke(FunctionName="arn:aws:lambda:us-east-1:123456789012:function:Fn:7", Payload=b"{}")
+    assert lam.invoke(FunctionName="Fn", Qualifier="$LATEST", Payload=b"{}")["StatusCode"] == 200
+
+
+def test_a_client_context_over_3583_bytes_is_refused(cloud):
+    """ClientContext: at most 3,583 bytes of base64 [INV]."""
+    with pytest.raises(InvalidParameterValueException, match="3583"):
+        cloud.invoke("Fn", {}, client_context=base64.b64encode(b"x" * 3000).decode())

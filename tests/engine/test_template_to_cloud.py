@@ -103,6 +103,15 @@ def test_while_a_cloud_is_open_plain_boto3_clients_talk_to_it(make_cloud):
     (function("Fn", Runtime="nodejs20.x"), {"app.py": ""}, ["Fn", "Runtime", "nodejs20.x"]),
     (function("Fn", Timeout=901), {"app.py": ""}, ["Fn", "Timeout", "901"]),
     (function("Fn", Environment="{Variables: {T: !Ref Nowhere}}"), {"app.py": ""}, ["Fn", "Nowhere"]),
+    (function("Fn", extra="""
+        Events:
+          Slow: {Type: HttpApi, Properties: {Path: /x, Method: get, TimeoutInMillis: 60000}}
+     """), {"app.py": ""}, ["timeoutInMillis", "60000", "30000"]),
+    ("Api:\n  Type: AWS::Serverless::Api\n  Properties: {StageName: dev, Variables: {color: red}}\n"
+     + function("Fn", extra="""
+        Events:
+          Get: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /x, Method: get}}
+     """), {"app.py": ""}, ["Variables", "not supported locally"]),
 ])
 def test_a_template_the_engine_cannot_honour_is_refused_naming_the_resource_and_property(
         tmp_path, resources, handlers, names):
