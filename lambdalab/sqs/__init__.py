@@ -2,8 +2,8 @@
 
 Split like LocalStack's event-source mappings: ``config`` (the mapping, AWS's parameters and
 checks), ``records`` and ``processor`` (pure: the event, and the fate of each message), ``scaling``
-(pure: concurrent batches), ``poller`` (receive, settle, visibility on the engine's clock) and
-``sender`` (synchronous invokes). ``attach(cloud)`` adds one poller per SQS mapping of the template.
+(pure: concurrent batches) and ``poller`` (receive, settle, visibility on the engine's clock; it
+invokes through the shared ``lambdalab.batchsender``). ``attach(cloud)`` adds one poller per SQS mapping of the template.
 """
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ each receive, and moto's redrive moves a message to the dead-letter queue on the
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lambdalab.batchsender import Answer, BatchSender, Delivery
 from lambdalab.config import REGION
 from lambdalab.dataplane import ENGINE_VISIBILITY_TIMEOUT
 from lambdalab.filtering import record_matches
@@ -22,7 +24,6 @@ from lambdalab.sqs import processor
 from lambdalab.sqs.config import SqsEventSourceConfig
 from lambdalab.sqs.records import Times, build_record, receive_count, within_payload_limit
 from lambdalab.sqs.scaling import Scaling
-from lambdalab.sqs.sender import Answer, Delivery, Sender
 
 if TYPE_CHECKING:
     from lambdalab.cloud import LocalCloud
@@ -72,7 +73,7 @@ class SqsPoller:
         self._dataplane = cloud.dataplane
         self._service = cloud.service
         self._sqs = cloud.dataplane.client("sqs")
-        self._sender = Sender(cloud.service, function, self.source)
+        self._sender = BatchSender(cloud.service, function, self.source)
         self._first_receive: dict[str, float] = {}  # message id -> engine time of its first receive
         self._sequence_numbers: dict[str, int] = {}  # FIFO message id -> its number, in first-receive order
         self._next_sequence = itertools.count(1)
@@ -202,7 +203,8 @@ class SqsPoller:
         batches = self._with_duplicates(batches)
         start = self._clock.now()
         deliveries = [
-            Delivery(b.records, self._service.request_ids.next(), max(receive_count(r) for r in b.records), start)
+            Delivery(json.dumps({"Records": b.records}).encode(), self._service.request_ids.next(),
+                     max(receive_count(r) for r in b.records), start)
             for b in batches
         ]
         answers = self._sender.send(deliveries)
@@ -273,8 +275,6 @@ class SqsPoller:
 
 
 def _max_receive_count(queue: dict[str, str]) -> int | None:
-    import json
-
     raw = queue.get("RedrivePolicy")
     return int(json.loads(raw)["maxReceiveCount"]) if raw else None
 

@@ -3,8 +3,8 @@
 Split like LocalStack's event-source mappings: ``config`` (the mapping, AWS's parameters and
 checks), ``records`` and ``processor`` (pure: the event, and checkpoint / retry / bisect / discard
 with AWS's cause names), ``reader`` (GetRecords on every shard), ``poller`` (shards and
-ParallelizationFactor slots on the engine's clock), ``sender`` (synchronous invokes) and
-``destinations`` (on-failure records). ``attach(cloud)`` adds one poller per stream mapping of the
+ParallelizationFactor slots on the engine's clock, invoking through the shared
+``lambdalab.batchsender``) and ``destinations`` (on-failure records). ``attach(cloud)`` adds one poller per stream mapping of the
 template; SQS mappings belong to ``lambdalab.sqs``.
 """
 

@@ -12,9 +12,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from lambdalab.batchsender import Answer
 from lambdalab.errors import ConfigurationError
 from lambdalab.streams.config import KINESIS
-from lambdalab.streams.processor import Answer
 from lambdalab.streams.records import StreamRecord
 
 

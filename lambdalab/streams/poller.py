@@ -15,6 +15,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lambdalab.batchsender import Answer, BatchSender, Delivery
 from lambdalab.config import REGION
 from lambdalab.errors import (
     ConfigurationError,
@@ -26,7 +27,6 @@ from lambdalab.filtering import record_matches
 from lambdalab.logstore import LogEvent
 from lambdalab.streams import destinations, processor
 from lambdalab.streams.config import KINESIS, UPDATABLE, StreamEventSourceConfig, parse_mapping
-from lambdalab.streams.processor import Answer
 from lambdalab.streams.reader import ShardReader
 from lambdalab.streams.records import (
     StreamRecord,
@@ -37,7 +37,6 @@ from lambdalab.streams.records import (
     slot_of,
     within_payload_limit,
 )
-from lambdalab.streams.sender import Delivery, Sender
 
 if TYPE_CHECKING:
     from lambdalab.cloud import LocalCloud
@@ -102,7 +101,7 @@ class StreamPoller:
         self._slots = {
             shard: [_Slot(shard) for _ in range(config.ParallelizationFactor)] for shard in self._reader.shard_ids
         }
-        self._sender = Sender(cloud.service, function, self.source)
+        self._sender = BatchSender(cloud.service, function, self.source)
         self._closed = False
 
     @property

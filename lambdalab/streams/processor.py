@@ -23,6 +23,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lambdalab.batchsender import Answer
+
 # Why an invoke ended as it did (the engine's words; AWS documents the rules, not these names).
 SUCCESS = "Success"
 FUNCTION_ERROR = "FunctionError"
@@ -38,16 +40,6 @@ RECORD_AGE_EXCEEDED = "MaximumRecordAgeExceeded"
 ITEM_IDENTIFIER = "itemIdentifier"
 INFINITE = -1
 MAX_BACKOFF_S = 60.0
-
-
-@dataclass(frozen=True)
-class Answer:
-    """How the invoke ended: throttled (with its Reason), or the payload and whether it was an error."""
-
-    throttled: bool = False
-    reason: str | None = None
-    function_error: bool = False
-    payload: bytes = b""
 
 
 @dataclass(frozen=True)

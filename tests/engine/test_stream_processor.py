@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from lambdalab.batchsender import Answer
 from lambdalab.streams import processor
 from lambdalab.streams.destinations import on_failure_record
-from lambdalab.streams.processor import Answer, decide
+from lambdalab.streams.processor import decide
 from lambdalab.streams.records import dynamodb_record, kinesis_record, slot_of
 
 SEQS = [11, 12, 13, 14]

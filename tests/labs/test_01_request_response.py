@@ -187,7 +187,7 @@ def test_retrying_clients_get_a_burst_through_with_exactly_one_order_each(lab_cl
     url = orders_url(cloud)
     replies = burst(20, lambda i: client.post_with_retries(
         url, {"item": f"burst-{i}", "quantity": 1}, idempotency_key=f"burst-{i}",
-        max_attempts=12, base_delay=0.05, max_delay=0.5))
+        max_attempts=40, base_delay=0.05, max_delay=1.0))
     assert [r.status for r in replies] == [201] * 20, [r.statuses for r in replies]
     assert cloud.journal.counts(FUNCTION)["Throttled"] > 0, "the burst should have been throttled"
     items = sorted(o["item"]["S"] for o in stored_orders(cloud))

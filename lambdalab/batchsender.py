@@ -1,17 +1,17 @@
-"""Invoke the function with batches, synchronously, as the SQS poller does [SQS-a].
+"""Invoke a function with the batches of one poll round, synchronously, as Lambda's pollers do
+[ESM],[SQS-a],[KIN].
 
-All batches of one poll round start at the same virtual instant and run in threads. Which of them
+Every batch of a round starts at the same virtual instant and runs in its own thread. Which of them
 Lambda throttles is decided up front, in batch order, by taking concurrency leases the way the
-invocations would: so a reserved concurrency below the poller's concurrency throttles the same
-batches every run, and each throttle is journaled with its Reason.
+invocations would: a reserved concurrency below the poller's concurrency throttles the same batches
+every run, and each throttle is journaled with its Reason. The SQS and stream pollers share this.
 """
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lambdalab.errors import AwsApiError, TooManyRequestsException
 from lambdalab.journal import THROTTLED, Invocation
@@ -27,9 +27,9 @@ MAX_THREADS = 64
 class Delivery:
     """One batch on its way to the function."""
 
-    records: list[dict[str, Any]]
+    payload: bytes
     request_id: str
-    attempt: int  # the highest ApproximateReceiveCount in the batch
+    attempt: int  # which delivery of this batch (SQS: its highest ApproximateReceiveCount)
     start: float  # the virtual instant every batch of the poll round starts
 
 
@@ -43,7 +43,7 @@ class Answer:
     payload: bytes = b""
 
 
-class Sender:
+class BatchSender:
     def __init__(self, service: LambdaService, function: FunctionConfig, source: str):
         self._service = service
         self._function = function
@@ -53,15 +53,17 @@ class Sender:
     def send(self, deliveries: list[Delivery]) -> list[Answer]:
         """Invoke every delivery concurrently; answers in delivery order."""
         admitted, reason = self._admit(len(deliveries))
-        answers: list[Answer] = [Answer(throttled=True, reason=reason)] * len(deliveries)
+        answers = [Answer(throttled=True, reason=reason)] * len(deliveries)
         for delivery in deliveries[admitted:]:
-            self._journal_throttle(delivery, reason or "")
+            self._service.journal.record(Invocation(
+                delivery.request_id, self._function.FunctionName, self._source, "RequestResponse", delivery.attempt,
+                None, False, delivery.start, delivery.start, THROTTLED, reason))
         running = deliveries[:admitted]
         if len(running) == 1:
             answers[0] = self._invoke(running[0])
         elif running:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix=f"sqs-{self._function.FunctionName}")
+                self._pool = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix=f"poll-{self._function.FunctionName}")
             for index, answer in enumerate(self._pool.map(self._invoke, running)):
                 answers[index] = answer
         return answers
@@ -81,16 +83,10 @@ class Sender:
                 concurrency.release(name)
         return taken, reason
 
-    def _journal_throttle(self, delivery: Delivery, reason: str) -> None:
-        self._service.journal.record(Invocation(
-            delivery.request_id, self._function.FunctionName, self._source, "RequestResponse", delivery.attempt,
-            None, False, delivery.start, delivery.start, THROTTLED, reason))
-
     def _invoke(self, delivery: Delivery) -> Answer:
-        body = json.dumps({"Records": delivery.records}).encode()
         try:
-            result = self._service.run_attempt(self._function, body, delivery.request_id, source=self._source,
-                                               attempt=delivery.attempt, start=delivery.start)
+            result = self._service.run_attempt(self._function, delivery.payload, delivery.request_id,
+                                               source=self._source, attempt=delivery.attempt, start=delivery.start)
         except TooManyRequestsException as exc:  # a scripted throttle: already journaled
             return Answer(throttled=True, reason=exc.reason)
         except AwsApiError as exc:  # the cloud is shutting down: the batch was not processed
