@@ -27,6 +27,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"lambdalab: starting a local cloud from {template} (real-time clock) ...", flush=True)
     began = time.perf_counter()
     log_dir = _project_root(template) / ".lambdalab" / "logs"
+    for stale in log_dir.glob("*.log"):  # each session starts its log files fresh
+        stale.unlink()
     cloud = LocalCloud.start(template, clock="real", quiet=False, log_dir=log_dir)
     print(f"lambdalab: up in {time.perf_counter() - began:.1f} s\n", flush=True)
     print(describe(cloud), flush=True)
@@ -93,7 +95,18 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     event: Any = {}
     if args.event:
-        event = json.loads(Path(args.event).read_text())
+        # A missing or malformed event file is the person's typo: one line, not a traceback.
+        try:
+            event = json.loads(Path(args.event).read_text())
+        except FileNotFoundError:
+            print(f"lambdalab: event file not found: {args.event}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"lambdalab: cannot read event file {args.event}: {exc.strerror}", file=sys.stderr)
+            return 2
+        except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+            print(f"lambdalab: event file {args.event} is not valid JSON: {exc}", file=sys.stderr)
+            return 2
     with LocalCloud.start(args.template) as cloud:
         try:
             result = cloud.invoke(args.function, event, log_type="Tail")
@@ -133,8 +146,9 @@ def cmd_template_check(args: argparse.Namespace) -> int:
     findings = check_template(Path(args.template))
     for finding in findings:
         print(finding)
-    print("no findings" if not findings else f"{len(findings)} finding(s)")
-    return 1 if findings else 0
+    errors = sum(f.is_error for f in findings)
+    print(f"{errors} error(s), {len(findings) - errors} warning(s)" if findings else "no findings")
+    return 1 if errors else 0  # warnings are advice: they do not fail the check
 
 
 def cmd_labs(args: argparse.Namespace) -> int:
@@ -148,8 +162,17 @@ def cmd_labs(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from lambdalab import cli_labs
+    from lambdalab.environ import environ
+    from lambdalab.grading import CLOUD_VARIABLE, STACK_VARIABLE
 
-    return int(cli_labs.cmd_grade(_project_root(Path(args.template)), args.lab, args.target))
+    cloud = args.cloud or os.environ.get(CLOUD_VARIABLE) or "local"
+    stack = args.stack or os.environ.get(STACK_VARIABLE)
+    if cloud == "aws" and not stack:
+        print("lambdalab: --cloud aws needs --stack NAME, the deployed stack to grade", file=sys.stderr)
+        return 2
+    # The checks run in a pytest process of their own, which reads the cloud from its environment.
+    with environ({CLOUD_VARIABLE: cloud, STACK_VARIABLE: stack if cloud == "aws" else None}):
+        return int(cli_labs.cmd_grade(_project_root(Path(args.template)), args.lab, args.target))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -172,6 +195,10 @@ def parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="run the graded checks and print the grade table")
     grade.add_argument("lab", nargs="?", help="e.g. 01_request_response (default: all)")
     grade.add_argument("--target", choices=("labs", "solutions"), default="labs")
+    grade.add_argument("--cloud", choices=("local", "aws"), default=None,
+                       help="grade on the local cloud (default) or a deployed stack, whose resources are read "
+                            "with your AWS credentials and region; local-only checks earn no points there")
+    grade.add_argument("--stack", metavar="NAME", help="with --cloud aws: the CloudFormation stack to grade")
     grade.set_defaults(run=cmd_grade)
     labs = sub.add_parser("labs", help="build or check labs/ from solutions/")
     labs.add_argument("action", choices=("build", "check", "verify-starters"))

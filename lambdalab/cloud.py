@@ -18,7 +18,7 @@ from typing import Any
 
 from lambdalab.clock import Clock, RealClock, VirtualClock
 from lambdalab.concurrency import Concurrency
-from lambdalab.config import REGION, FunctionConfig
+from lambdalab.config import REGION, FunctionConfig, check_environment_keys
 from lambdalab.dataplane import DataPlane
 from lambdalab.environ import set_environ
 from lambdalab.errors import ConfigurationError
@@ -91,6 +91,8 @@ class LocalCloud:
             raise ConfigurationError(f"clock must be 'virtual' or 'real', got {clock!r}")
         model = build_model(load_template(template), code_path)
         model.env_overrides = dict(env_vars or {})
+        for lid, variables in model.env_overrides.items():
+            check_environment_keys(lid, variables)
         dataplane = DataPlane(REGION).start()
         try:
             dataplane.reset()
@@ -169,10 +171,19 @@ class LocalCloud:
         return env
 
     def _warn_runtime_once(self) -> None:
+        """Say once per process and Runtime which Python really runs the functions.
+
+        Said on every machine, matching or not, so a notebook's output is the same wherever it runs
+        (its sanitize file masks the versions)."""
         host = f"python{sys.version_info.major}.{sys.version_info.minor}"
         for fn in self.model.functions.values():
-            if fn.Runtime != host and fn.Runtime not in _warned_runtimes:
-                _warned_runtimes.add(fn.Runtime)
+            if fn.Runtime in _warned_runtimes:
+                continue
+            _warned_runtimes.add(fn.Runtime)
+            if fn.Runtime == host:
+                print(f"lambdalab: functions declare Runtime {fn.Runtime} and run on this machine's {host}.",
+                      file=sys.stderr)
+            else:
                 print(f"lambdalab: functions declare Runtime {fn.Runtime} but run on this machine's {host}; "
                       f"code that relies on a difference between them may behave differently on AWS.",
                       file=sys.stderr)

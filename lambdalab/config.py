@@ -6,8 +6,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdalab.errors import ConfigurationError
+
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
+
+# Keys Lambda sets itself and refuses in a function's configuration (Lambda developer guide,
+# "Working with Lambda environment variables": defined runtime environment variables).
+RESERVED_ENVIRONMENT_KEYS = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+
+
+def check_environment_keys(logical_id: str, variables: Any) -> None:
+    """Refuse what Lambda refuses (reserved keys, in its own words), and the endpoint variables the
+    engine sets so that a function's boto3 clients reach the local cloud."""
+    if not isinstance(variables, dict):
+        return
+    keys = [str(k) for k in variables]
+    reserved = [k for k in keys if k in RESERVED_ENVIRONMENT_KEYS]
+    if reserved:
+        raise ConfigurationError(
+            "Lambda was unable to configure your environment variables because the environment variables "
+            "you have provided contains reserved keys that are currently not supported for modification. "
+            f"Reserved keys used in this request: {', '.join(reserved)}",
+            logical_id, f"Environment.Variables.{reserved[0]}",
+        )
+    for key in keys:
+        if key == "AWS_ENDPOINT_URL" or key.startswith("AWS_ENDPOINT_URL_"):
+            raise ConfigurationError(
+                "locally the engine owns AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>: it sets them so "
+                "that the function's boto3 clients reach the local cloud, so a function cannot set them",
+                logical_id, f"Environment.Variables.{key}",
+            )
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,16 @@ class NotSupportedLocally(AwsApiError):
     code, status, error_kind = "NotSupportedLocally", 400, "User"
 
 
+def api_error_of(exc: ConfigurationError) -> AwsApiError:
+    """The Lambda API's answer for a setting a check refused: AWS's request-validation failures
+    ("1 validation error detected: ...") are ValidationException, its other refusals
+    InvalidParameterValueException, with the message a template check would give."""
+    message = str(exc).split(": ", 1)[-1]
+    if message.startswith("1 validation error"):
+        return ValidationException(message)
+    return InvalidParameterValueException(message)
+
+
 # Reasons of TooManyRequestsException, AWS's own strings.
 ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
 RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"

@@ -4,6 +4,11 @@ A graded check is an ordinary test marked ``@pytest.mark.points(n, hint="...")``
 ``labs/`` (what the learner wrote, the default) or ``solutions/`` (``--target=solutions``, or the
 ``LAMBDALAB_TARGET`` variable, which is how notebooks and the kit's own CI choose). Every run that
 collects graded checks can write ``<path>.json`` and ``<path>.md`` with ``--grade-report=<path>``.
+
+``--cloud aws --stack NAME`` grades a deployed stack instead of a local cloud: ``lab_cloud`` is then
+a ``StackCloud``. A check that needs the engine (faults, the journal, the virtual clock) is marked
+``@pytest.mark.local_only(reason="...")``; on AWS it is skipped as "local only: <reason>" and earns
+none of its points, so a grade never counts what was not checked.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ import pytest
 
 TARGETS = ("labs", "solutions")
 TARGET_VARIABLE = "LAMBDALAB_TARGET"
+CLOUDS = ("local", "aws")
+CLOUD_VARIABLE = "LAMBDALAB_CLOUD"
+STACK_VARIABLE = "LAMBDALAB_STACK"
+LOCAL_ONLY = "local only"
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,9 @@ class CheckResult:
     check: str
     points: int
     earned: int
-    outcome: str  # passed | failed | skipped
+    outcome: str  # passed | failed | skipped | local only
     hint: str
+    reason: str = ""  # why a local-only check did not run
 
 
 def lab_name(path: Path) -> str:
@@ -56,11 +66,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"grade labs/ (default) or solutions/; also ${TARGET_VARIABLE}")
     group.addoption("--grade-report", default=None, metavar="PATH",
                     help="write the grade report to PATH.json and PATH.md")
+    group.addoption("--cloud", choices=CLOUDS, default=None,
+                    help=f"grade on the local cloud (default) or a deployed stack (aws); also ${CLOUD_VARIABLE}")
+    group.addoption("--stack", default=None, metavar="NAME",
+                    help=f"with --cloud aws: the CloudFormation stack to grade; also ${STACK_VARIABLE}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n, hint=''): a graded check worth n points")
+    config.addinivalue_line("markers", "local_only(reason): a check that needs the local engine")
     config.stash[_RESULTS] = []
+    if cloud_of(config) == "aws" and not stack_of(config):
+        raise pytest.UsageError(f"--cloud aws needs --stack NAME (or ${STACK_VARIABLE})")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On AWS, local-only checks are skipped before any fixture starts a local cloud."""
+    if cloud_of(config) != "aws":
+        return
+    for item in items:
+        reason = local_only_reason(item)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def local_only_reason(item: pytest.Item) -> str | None:
+    """"local only: <reason>" for a check marked local_only, else None."""
+    marker = item.get_closest_marker("local_only")
+    if marker is None:
+        return None
+    why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+    return f"{LOCAL_ONLY}: {why}" if why else LOCAL_ONLY
 
 
 _RESULTS = pytest.StashKey[list[CheckResult]]()
@@ -71,6 +107,40 @@ def target_of(config: pytest.Config) -> str:
     if value not in TARGETS:
         raise pytest.UsageError(f"{TARGET_VARIABLE} must be one of {TARGETS}, got {value!r}")
     return str(value)
+
+
+def cloud_of(config: pytest.Config) -> str:
+    value = config.getoption("--cloud") or os.environ.get(CLOUD_VARIABLE) or "local"
+    if value not in CLOUDS:
+        raise pytest.UsageError(f"{CLOUD_VARIABLE} must be one of {CLOUDS}, got {value!r}")
+    return str(value)
+
+
+def stack_of(config: pytest.Config) -> str | None:
+    return config.getoption("--stack") or os.environ.get(STACK_VARIABLE) or None
+
+
+@pytest.fixture(scope="session")
+def lab_stack(request: pytest.FixtureRequest) -> Any:
+    """The deployed stack under ``--cloud aws`` (a ``StackCloud``); local runs skip checks that use it."""
+    from lambdalab.stack import API_URL_VARIABLE, ENDPOINT_VARIABLE, StackCloud
+
+    stack = stack_of(request.config)
+    if cloud_of(request.config) != "aws" or not stack:
+        pytest.skip("needs a deployed stack: --cloud aws --stack NAME")
+    return StackCloud(stack, endpoint_url=os.environ.get(ENDPOINT_VARIABLE) or None,
+                      api_url_format=os.environ.get(API_URL_VARIABLE) or None)
+
+
+@pytest.fixture
+def lab_run_tag(request: pytest.FixtureRequest) -> str:
+    """A suffix for ids a check creates: empty locally (every check has a fresh cloud), unique on a
+    deployed stack (its tables keep what earlier runs wrote)."""
+    if cloud_of(request.config) != "aws":
+        return ""
+    import uuid
+
+    return f"-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="session")
@@ -102,9 +172,13 @@ def lab_cloud_factory(request: pytest.FixtureRequest, lab_target: str) -> Iterat
     """Starts local clouds of the project's template on the chosen target's code; closes them after.
 
     Keyword arguments go to ``LocalCloud.start`` (e.g. ``env_vars``, ``account_concurrency``).
+    Under ``--cloud aws`` it gives the deployed stack, which takes no such arguments.
     """
     from lambdalab.cloud import LocalCloud
 
+    if cloud_of(request.config) == "aws":
+        yield lambda **kwargs: _stack_cloud(request, kwargs)
+        return
     template = Path(request.config.rootpath) / "template.yaml"
     started: list[Any] = []
 
@@ -118,9 +192,19 @@ def lab_cloud_factory(request: pytest.FixtureRequest, lab_target: str) -> Iterat
         cloud.close()
 
 
+def _stack_cloud(request: pytest.FixtureRequest, options: dict[str, Any]) -> Any:
+    from lambdalab.stack import StackError
+
+    if options:
+        raise StackError(f"{sorted(options)} cannot be set on a deployed stack: "
+                         f"mark the check @pytest.mark.local_only(reason=...)")
+    return request.getfixturevalue("lab_stack")
+
+
 @pytest.fixture
 def lab_cloud(lab_cloud_factory: Callable[..., Any]) -> Any:
-    """A fresh local cloud of the project's template, running the chosen target's code."""
+    """A fresh local cloud of the project's template, running the chosen target's code; under
+    ``--cloud aws``, the deployed stack."""
     return lab_cloud_factory()
 
 
@@ -139,7 +223,9 @@ def pytest_runtest_makereport(
             report.sections.append(("Hint", hint))
         earned = points if report.passed else 0
         lab = lab_name(Path(str(item.fspath)))
-        item.config.stash[_RESULTS].append(CheckResult(lab, item.name, points, earned, report.outcome, hint))
+        reason = local_only_reason(item) if report.skipped and cloud_of(item.config) == "aws" else None
+        outcome = LOCAL_ONLY if reason else report.outcome
+        item.config.stash[_RESULTS].append(CheckResult(lab, item.name, points, earned, outcome, hint, reason or ""))
     return report
 
 
@@ -147,12 +233,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     results = session.config.stash.get(_RESULTS, [])
     path = session.config.getoption("--grade-report")
     if path and results:
-        write_report(Path(path), results, target_of(session.config))
+        config = session.config
+        write_report(Path(path), results, target_of(config), cloud_of(config), stack_of(config))
 
 
-def summary(results: list[CheckResult], target: str) -> dict[str, Any]:
+def summary(results: list[CheckResult], target: str, cloud: str = "local", stack: str | None = None) -> dict[str, Any]:
+    where = {"cloud": cloud, **({"stack": stack} if cloud == "aws" else {})}
     return {
         "target": target,
+        **where,
         "earned": sum(r.earned for r in results),
         "points": sum(r.points for r in results),
         "checks": [asdict(r) for r in results],
@@ -162,25 +251,34 @@ def summary(results: list[CheckResult], target: str) -> dict[str, Any]:
 def markdown(report: dict[str, Any]) -> str:
     """The grade table people read: one row per check, the total last."""
     lines = ["| lab | check | points | result |", "|---|---|---|---|"]
+    if report.get("cloud") == "aws":
+        lines.insert(0, f"Graded on the deployed stack {report.get('stack')}; local-only checks earn no points.\n")
     for c in report["checks"]:
-        mark = "passed" if c["earned"] == c["points"] else c["outcome"]
+        mark = c["outcome"] if c["outcome"] == LOCAL_ONLY or c["earned"] < c["points"] else "passed"
         lines.append(f"| {c['lab']} | {c['check']} | {c['earned']}/{c['points']} | {mark} |")
     lines.append(f"| **total** | | **{report['earned']}/{report['points']}** | |")
-    hints = [c for c in report["checks"] if c["earned"] < c["points"] and c["hint"]]
+    local = [c for c in report["checks"] if c["outcome"] == LOCAL_ONLY]
+    hints = [c for c in report["checks"] if c["earned"] < c["points"] and c["hint"] and c not in local]
     if hints:
         lines += ["", "Hints:"] + [f"- {c['check']}: {c['hint']}" for c in hints]
+    if local:
+        lines += ["", "Not run (grade these with `lambdalab grade` on the local cloud):"]
+        lines += [f"- {c['check']}: {c['reason']}" for c in local]
     return "\n".join(lines)
 
 
-def write_report(path: Path, results: list[CheckResult], target: str) -> dict[str, Any]:
-    report = summary(results, target)
+def write_report(path: Path, results: list[CheckResult], target: str, cloud: str = "local",
+                 stack: str | None = None) -> dict[str, Any]:
+    report = summary(results, target, cloud, stack)
     path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     path.with_suffix(".md").write_text(markdown(report) + "\n")
     return report
 
 
-def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bool = True) -> dict[str, Any]:
-    """Run a lab's graded checks (all labs when ``lab`` is None) in a fresh pytest process."""
+def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bool = True,
+               cloud: str | None = None, stack: str | None = None) -> dict[str, Any]:
+    """Run a lab's graded checks (all labs when ``lab`` is None) in a fresh pytest process;
+    ``cloud``/``stack`` default to ``$LAMBDALAB_CLOUD``/``$LAMBDALAB_STACK``, then the local cloud."""
     tests = root / "tests" / "labs"
     files = sorted(tests.glob(f"test_{lab}.py" if lab else "test_*.py"))
     if not files:
@@ -188,6 +286,10 @@ def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bo
     env = {**os.environ, TARGET_VARIABLE: target}
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", target,
            "--grade-report", str(report), *map(str, files)]
+    if cloud:
+        cmd += ["--cloud", cloud]
+    if stack:
+        cmd += ["--stack", stack]
     if quiet:
         cmd += ["-q", "--no-header", "-rN", "--tb=no"]
     subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL if quiet else None, check=False)

@@ -25,7 +25,7 @@ _EIC = "/2019-09-25/functions/<path:name>/event-invoke-config"
 ROUTES = Map([
     Rule("/2015-03-31/functions/<path:name>/invocations", methods=["POST"], endpoint="Invoke"),
     Rule("/2015-03-31/functions/", methods=["GET"], endpoint="ListFunctions"),
-    Rule("/2015-03-31/functions/<path:name>", methods=["GET"], endpoint="GetFunction"),
+    Rule("/2015-03-31/functions/<name>", methods=["GET"], endpoint="GetFunction"),
     Rule("/2015-03-31/functions/<path:name>/configuration", methods=["GET"], endpoint="GetFunctionConfiguration"),
     Rule("/2017-10-31/functions/<path:name>/concurrency", methods=["PUT"], endpoint="PutFunctionConcurrency"),
     Rule("/2017-10-31/functions/<path:name>/concurrency", methods=["DELETE"], endpoint="DeleteFunctionConcurrency"),
@@ -39,7 +39,13 @@ ROUTES = Map([
     Rule("/2015-03-31/event-source-mappings/", methods=["GET"], endpoint="ListEventSourceMappings"),
     Rule("/2015-03-31/event-source-mappings/<name>", methods=["GET"], endpoint="GetEventSourceMapping"),
     Rule("/2015-03-31/event-source-mappings/<name>", methods=["PUT"], endpoint="UpdateEventSourceMapping"),
+    # Versions, aliases and resource policies do not exist locally: refused by the operation's name.
+    Rule("/2015-03-31/functions/<name>/versions", methods=["GET"], endpoint="ListVersionsByFunction"),
+    Rule("/2015-03-31/functions/<name>/aliases", methods=["GET"], endpoint="ListAliases"),
+    Rule("/2015-03-31/functions/<name>/aliases/<alias>", methods=["GET"], endpoint="GetAlias"),
+    Rule("/2015-03-31/functions/<name>/policy", methods=["GET"], endpoint="GetPolicy"),
 ], strict_slashes=False)
+REFUSED_BY_NAME = ("ListVersionsByFunction", "ListAliases", "GetAlias", "GetPolicy")
 
 
 def function_configuration(fn: FunctionConfig) -> dict[str, Any]:
@@ -83,6 +89,7 @@ class LambdaApi:
             "ListEventSourceMappings": self.list_event_source_mappings,
             "GetEventSourceMapping": self.get_event_source_mapping,
             "UpdateEventSourceMapping": self.update_event_source_mapping,
+            **{operation: _refuse(operation) for operation in REFUSED_BY_NAME},
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -207,6 +214,13 @@ class LambdaApi:
         except ValueError:
             raise InvalidParameterValueException("the request body is not JSON") from None
         return _json(mapping.update(**changes), status=202)
+
+
+def _refuse(operation: str) -> Callable[[Request, str], Response]:
+    """A handler for an operation whose path a served route would otherwise take for a function name."""
+    def refuse(request: Request, name: str) -> Response:
+        raise NotSupportedLocally(f"lambdalab does not support the Lambda operation {operation} locally")
+    return refuse
 
 
 def _json(body: Any, status: int = 200) -> Response:

@@ -8,8 +8,11 @@ names are deterministic (the logical id), so notebooks print the same names ever
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, ClassVar
+
+from botocore.exceptions import ClientError, ParamValidationError
 
 from lambdalab.config import ACCOUNT_ID, REGION
 from lambdalab.errors import ConfigurationError
@@ -37,6 +40,24 @@ class ResourceType:
     def create(self, clients: ClientFactory) -> dict[str, Any]:
         """Create it; returns its attributes, with "Ref" for what ``!Ref`` gives."""
         raise NotImplementedError
+
+    def provision(self, clients: ClientFactory) -> dict[str, Any]:
+        """``create``, with a data-plane refusal turned into a ConfigurationError that says where,
+        as CloudFormation names the resource whose creation failed."""
+        try:
+            return self.create(clients)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            reason = f"{error.get('Code')}: {error.get('Message', '')}"
+            if str(error.get("Message", "")).lstrip().startswith("<"):  # moto crashed: an HTML error page
+                reason = f"HTTP {error.get('Code')}, often a property value of the wrong type"
+        except ParamValidationError as exc:
+            reason = " ".join(str(exc).split())
+        named = [p for p in sorted(self.props) if re.search(rf"\b{re.escape(p)}\b", reason)]
+        raise ConfigurationError(
+            f"the local data plane (moto) refused to create this {self.type_name}: {reason}",
+            self.logical_id, named[0] if len(named) == 1 else None,
+        ) from None
 
 
 def _tags(props: dict[str, Any]) -> list[dict[str, str]]:

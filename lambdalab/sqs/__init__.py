@@ -2,8 +2,9 @@
 
 Split like LocalStack's event-source mappings: ``config`` (the mapping, AWS's parameters and
 checks), ``records`` and ``processor`` (pure: the event, and the fate of each message), ``scaling``
-(pure: concurrent batches) and ``poller`` (receive, settle, visibility on the engine's clock; it
-invokes through the shared ``lambdalab.batchsender``). ``attach(cloud)`` adds one poller per SQS mapping of the template.
+(pure: concurrent batches) and ``poller`` (receive, settle, visibility on the engine's clock;
+invokes through the shared ``lambdalab.batchsender``). ``attach(cloud)`` adds one poller per SQS
+mapping of the template.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ def attach(cloud: LocalCloud) -> None:
         config = parse_mapping(lid, props, queue_logical_id=queue_lid, queue_url=queue_url,
                                fifo=attributes.get("FifoQueue") == "true", function_name=function.FunctionName)
         check_visibility(config, int(attributes["VisibilityTimeout"]), function.Timeout)
-        found[lid] = SqsPoller(cloud, config, function)
+        uuid = str(cloud.model.attrs.get(lid, {}).get("Id", lid))
+        found[lid] = SqsPoller(cloud, config, function, uuid)
         cloud.sources.add(found[lid])
+        cloud.service.event_source_mappings[uuid] = found[lid]
     if found:
         _pollers[cloud] = found
 
@@ -57,12 +60,13 @@ def mappings(cloud: LocalCloud) -> dict[str, SqsPoller]:
 
 
 def mapping(cloud: LocalCloud, name: str) -> SqsPoller:
-    """One SQS poller by mapping logical id, or by the logical id or name of its function or queue."""
+    """One SQS poller by mapping logical id or UUID, or by the logical id or name of its function or
+    queue."""
     pollers = mappings(cloud)
     if name in pollers:
         return pollers[name]
     matches = [p for p in pollers.values()
-               if name in (p.function.logical_id, p.function.FunctionName, p.config.queue_logical_id)]
+               if name in (p.uuid, p.function.logical_id, p.function.FunctionName, p.config.queue_logical_id)]
     if len(matches) != 1:
         raise ConfigurationError(f"{len(matches)} SQS event-source mappings match {name!r}; "
                                  f"the template has {sorted(pollers)}")

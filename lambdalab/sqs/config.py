@@ -34,6 +34,10 @@ SUPPORTED_PROPERTIES = frozenset({
 })
 
 
+# What UpdateEventSourceMapping may change on an SQS mapping [ESM-API].
+UPDATABLE = SUPPORTED_PROPERTIES - {"FunctionName", "EventSourceArn"}
+
+
 class VisibilityTimeoutWarning(UserWarning):
     """The queue's visibility timeout is below six times the function timeout (plus the window)."""
 

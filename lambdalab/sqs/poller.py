@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from lambdalab.batchsender import Answer, BatchSender, Delivery
 from lambdalab.config import REGION
 from lambdalab.dataplane import ENGINE_VISIBILITY_TIMEOUT
+from lambdalab.errors import ConfigurationError, NotSupportedLocally, api_error_of
 from lambdalab.filtering import record_matches
 from lambdalab.logstore import LogEvent
 from lambdalab.sqs import processor
-from lambdalab.sqs.config import SqsEventSourceConfig
+from lambdalab.sqs.config import UPDATABLE, SqsEventSourceConfig
 from lambdalab.sqs.records import Times, build_record, receive_count, within_payload_limit
 from lambdalab.sqs.scaling import Scaling
 
@@ -62,8 +63,11 @@ class _Batch:
 class SqsPoller:
     """Polls one queue for one function; ``poll`` is called by the clock between its tasks."""
 
-    def __init__(self, cloud: LocalCloud, config: SqsEventSourceConfig, function: FunctionConfig):
+    def __init__(self, cloud: LocalCloud, config: SqsEventSourceConfig, function: FunctionConfig,
+                 uuid: str | None = None):
         self.config = config
+        self.uuid = uuid or config.logical_id
+        self.last_modified = cloud.clock.now()
         self.function = function
         self.enabled = config.Enabled
         self.stats = MappingStats()
@@ -100,13 +104,22 @@ class SqsPoller:
         self._closed = True
         self._sender.close()
 
-    def update(self, **changes: Any) -> SqsEventSourceConfig:
-        """UpdateEventSourceMapping: change BatchSize, FunctionResponseTypes, ScalingConfig, Enabled...
-        checked as when the mapping was created."""
+    def update(self, **changes: Any) -> dict[str, Any]:
+        """UpdateEventSourceMapping: BatchSize, the batching window, Enabled, FilterCriteria,
+        FunctionResponseTypes and ScalingConfig, checked as when the mapping was created [ESM-API];
+        other parameters are refused. Answers as ``describe``."""
         from dataclasses import asdict
 
         from lambdalab.sqs.config import parse_mapping
 
+        changes = {k: v for k, v in changes.items() if k not in ("UUID", "FunctionName") or
+                   (k == "FunctionName" and self._service.function(str(v)) is not self.function)}
+        if "FunctionName" in changes:
+            raise NotSupportedLocally("moving a mapping to another function is not supported locally")
+        refused = sorted(set(changes) - UPDATABLE)
+        if refused:
+            raise NotSupportedLocally(f"UpdateEventSourceMapping of {refused[0]} is not supported locally "
+                                      f"for a queue (supported: {', '.join(sorted(UPDATABLE))})")
         current = asdict(self.config)
         props = {key: current[key] for key in ("EventSourceArn", "BatchSize", "FunctionResponseTypes", "Enabled")}
         if self.config.MaximumBatchingWindowInSeconds:
@@ -114,14 +127,36 @@ class SqsPoller:
         if self.config.ScalingConfig.MaximumConcurrency:
             props["ScalingConfig"] = current["ScalingConfig"]
         if self.config.FilterCriteria:
-            props["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in self.config.FilterCriteria]}
+            props["FilterCriteria"] = self._filter_criteria()
         props.update(changes)
-        self.config = parse_mapping(self.config.logical_id, props, queue_logical_id=self.config.queue_logical_id,
-                                    queue_url=self.config.queue_url, fifo=self.config.fifo,
-                                    function_name=self.function.FunctionName)
-        self.enabled = self.config.Enabled
-        self.scaling.maximum = self.config.ScalingConfig.MaximumConcurrency
-        return self.config
+        try:
+            config = parse_mapping(self.config.logical_id, props, queue_logical_id=self.config.queue_logical_id,
+                                   queue_url=self.config.queue_url, fifo=self.config.fifo,
+                                   function_name=self.function.FunctionName)
+        except ConfigurationError as exc:
+            raise api_error_of(exc) from None
+        self.config = config
+        self.enabled = config.Enabled
+        self.scaling.maximum = config.ScalingConfig.MaximumConcurrency
+        self.last_modified = self._clock.now()
+        return self.describe()
+
+    def describe(self) -> dict[str, Any]:
+        """GetEventSourceMapping's answer [ESM-API]."""
+        c = self.config
+        return {
+            "UUID": self.uuid, "BatchSize": c.BatchSize,
+            "MaximumBatchingWindowInSeconds": c.MaximumBatchingWindowInSeconds,
+            "EventSourceArn": c.EventSourceArn, "FunctionArn": self.function.FunctionArn,
+            "LastModified": self.last_modified, "State": "Enabled" if self.enabled else "Disabled",
+            "StateTransitionReason": "USER_INITIATED", "FunctionResponseTypes": list(c.FunctionResponseTypes),
+            **({"ScalingConfig": {"MaximumConcurrency": c.ScalingConfig.MaximumConcurrency}}
+               if c.ScalingConfig.MaximumConcurrency else {}),
+            **({"FilterCriteria": self._filter_criteria()} if c.FilterCriteria else {}),
+        }
+
+    def _filter_criteria(self) -> dict[str, Any]:
+        return {"Filters": [{"Pattern": json.dumps(p)} for p in self.config.FilterCriteria]}
 
     # -- batching ------------------------------------------------------------------------------
     def _window_closed(self, now: float, queue: dict[str, str]) -> bool:

@@ -4,8 +4,8 @@ Split like LocalStack's event-source mappings: ``config`` (the mapping, AWS's pa
 checks), ``records`` and ``processor`` (pure: the event, and checkpoint / retry / bisect / discard
 with AWS's cause names), ``reader`` (GetRecords on every shard), ``poller`` (shards and
 ParallelizationFactor slots on the engine's clock, invoking through the shared
-``lambdalab.batchsender``) and ``destinations`` (on-failure records). ``attach(cloud)`` adds one poller per stream mapping of the
-template; SQS mappings belong to ``lambdalab.sqs``.
+``lambdalab.batchsender``) and ``destinations`` (on-failure records). ``attach(cloud)`` adds one
+poller per stream mapping of the template; SQS mappings belong to ``lambdalab.sqs``.
 """
 
 from __future__ import annotations

@@ -17,12 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab.batchsender import Answer, BatchSender, Delivery
 from lambdalab.config import REGION
-from lambdalab.errors import (
-    ConfigurationError,
-    InvalidParameterValueException,
-    NotSupportedLocally,
-    ValidationException,
-)
+from lambdalab.errors import ConfigurationError, NotSupportedLocally, api_error_of
 from lambdalab.filtering import record_matches
 from lambdalab.logstore import LogEvent
 from lambdalab.streams import destinations, processor
@@ -312,10 +307,7 @@ class StreamPoller:
             if config.OnFailure and config.OnFailure != self.config.OnFailure:
                 destinations.check(self._dataplane, config.OnFailure, self.config.logical_id)
         except ConfigurationError as exc:
-            message = str(exc).split(": ", 1)[-1]
-            if message.startswith("1 validation error"):
-                raise ValidationException(message) from None
-            raise InvalidParameterValueException(message) from None
+            raise api_error_of(exc) from None
         if config.ParallelizationFactor != self.config.ParallelizationFactor:
             self._reslot(config.ParallelizationFactor)
         self.config = config

@@ -1,38 +1,124 @@
-"""Offline template findings a person can act on: cfn-lint, the SAM transform, then the engine's
-own rules (what it would refuse at start), each naming the logical id and property.
+"""Offline template findings a person can act on, all reported at once, each naming the line,
+logical id and property where it can:
 
-cfn-lint runs the SAM transform itself and lints the transformed template, so one pass covers
-both forms. The engine's rules are checked by starting a local cloud from the template: whatever
-``LocalCloud.start`` would refuse is a finding here too, with the same words.
+* cfn-lint on the template as written. cfn-lint checks SAM resources against SAM's schemas but does
+  not run the SAM transform, so the roles, permissions and mappings SAM generates are never linted;
+* cfn-lint again on the SAM-transformed template (the engine's transform, the one AWS runs), with
+  the findings of the first pass left out;
+* the missing-policy rule (``policies.py``): IAM is not enforced locally, so this is the one place a
+  missing grant shows before a deploy;
+* the engine's own rules: whatever ``LocalCloud.start`` would refuse, with the same words.
+
+cfn-lint's warnings (rules ``W...``) are kept as warnings: advice, so only errors fail the check.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lambdalab.errors import ConfigurationError
 
-
-def _where(match: object) -> str:
-    """``Resources/Q/Properties/VisibilityTimeout: `` from a cfn-lint match, when it has a path."""
-    parts = [str(p) for p in getattr(match, "path", None) or []]
-    return "/".join(parts) + ": " if parts else ""
+# Rules cfn-lint skips on SAM templates because the transform's output trips them (parameters the
+# transform consumed, actions in SAM's own policy templates, generated Fn::Sub and CodeUri values).
+SKIPPED_AFTER_TRANSFORM = {"W2001", "W3037", "W3002", "W1020", "W1101"}
 
 
-def check_template(path: Path) -> list[str]:
-    from cfnlint.api import ManualArgs, lint_file
+@dataclass(frozen=True)
+class Finding:
+    """One finding: ``error`` fails the check, ``warning`` is advice."""
 
-    findings = [
-        f"{path.name}:{m.linenumber}: {m.rule.id} {_where(m)}{m.message}"
-        for m in lint_file(path, ManualArgs(regions=["us-east-1"]))
-        if m.rule.id.startswith("E")
-    ]
-    if findings:
-        return findings
+    severity: str
+    where: str  # "template.yaml:12"
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.severity}: {self.message}"
+
+
+def _lines(path: Path) -> dict[str, int]:
+    """Logical id -> the line it is declared on (cfn-lint's decoder keeps positions)."""
+    from cfnlint.decode import decode
+
+    template, _ = decode(str(path))
+    resources = template.get("Resources") if isinstance(template, dict) else None
+    if not isinstance(resources, dict):
+        return {}
+    return {str(k): k.start_mark.line + 1 for k in resources if hasattr(k, "start_mark")}
+
+
+def _line_of(logical_id: str, lines: dict[str, int]) -> int | None:
+    """The line of a resource, or of the resource SAM generated it from (``FnRole`` -> ``Fn``)."""
+    owners = [k for k in lines if logical_id.startswith(k)]
+    return lines[max(owners, key=len)] if owners else None
+
+
+def _match(m: Any, where: str) -> tuple[tuple[str, ...], Finding]:
+    path = tuple(str(p) for p in getattr(m, "path", None) or [])
+    prefix = "/".join(path) + ": " if path else ""
+    severity = "error" if m.rule.id.startswith("E") else "warning"
+    return (m.rule.id, *path, m.message), Finding(severity, where, f"{m.rule.id} {prefix}{m.message}")
+
+
+def _lint(path: Path, transformed: dict[str, Any] | None, lines: dict[str, int]) -> list[Finding]:
+    from cfnlint.api import ManualArgs, lint, lint_file
+
+    seen: dict[tuple[str, ...], Finding] = {}
+    for m in lint_file(path, ManualArgs(regions=["us-east-1"])):
+        if m.rule.id[0] in "EW":
+            key, finding = _match(m, f"{path.name}:{m.linenumber}")
+            seen.setdefault(key, finding)
+    if transformed is not None:
+        for m in lint(json.dumps(transformed), regions=["us-east-1"]):
+            if m.rule.id[0] in "EW" and m.rule.id not in SKIPPED_AFTER_TRANSFORM:
+                path_parts = getattr(m, "path", None) or []
+                line = _line_of(str(path_parts[1]), lines) if len(path_parts) > 1 else None
+                where = f"{path.name}:{line}" if line else path.name
+                key, finding = _match(m, f"{where} (after the SAM transform)")
+                seen.setdefault(key, finding)
+    return list(seen.values())
+
+
+def _engine(path: Path, already_failed: bool) -> list[Finding]:
     from lambdalab.cloud import LocalCloud
 
+    server_log = logging.getLogger("werkzeug")  # a refused request is a finding, not a traceback
+    quiet, server_log.disabled = server_log.disabled, True
     try:
         LocalCloud.start(path).close()
     except ConfigurationError as exc:
-        findings.append(f"{path.name}: {exc}")
+        return [Finding("error", path.name, str(exc))]
+    except Exception as exc:  # a template cfn-lint already rejected may break the engine in any way
+        if not already_failed:
+            raise
+        return [Finding("error", path.name, f"the local engine cannot start from it: {type(exc).__name__}: {exc}")]
+    finally:
+        server_log.disabled = quiet
+    return []
+
+
+def check_template(path: Path) -> list[Finding]:
+    """Every finding for ``path``: cfn-lint (both passes), the missing-policy rule, the engine's rules."""
+    from lambdalab.template.load import load_template
+    from lambdalab.template.policies import missing_policies
+
+    try:
+        loaded = load_template(path)
+    except ConfigurationError:
+        loaded = None  # cfn-lint and the engine both report why, with positions
+    lines = _lines(path) if path.is_file() else {}
+    transformed = loaded.cfn if loaded and loaded.sam.get("Transform") else None  # else one form only
+    findings = _lint(path, transformed, lines)
+    if loaded:
+        for logical_id, message in missing_policies(loaded.sam):
+            line = lines.get(logical_id)
+            findings.append(Finding("error", f"{path.name}:{line}" if line else path.name, message))
+    findings += _engine(path, any(f.is_error for f in findings))
     return findings

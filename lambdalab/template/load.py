@@ -74,9 +74,31 @@ def _sam_code_uris(sam: dict[str, Any]) -> dict[str, str]:
 TRANSLATOR_ENVIRONMENT = {"AWS_DEFAULT_REGION": REGION, "AWS_PROFILE": None, "AWS_DEFAULT_PROFILE": None}
 
 
+def _import_translator() -> Any:
+    """Import aws-sam-translator without compiling rfc3987-syntax's grammars.
+
+    The translator imports jsonschema, whose format checkers import rfc3987-syntax when it is
+    installed (Jupyter brings it); that compiles 38 Lark grammars, most of a second, for an "iri"
+    format no SAM schema uses. Hiding the module for this one import skips it; the entry is removed
+    again, so anything importing rfc3987-syntax later gets it as usual.
+    """
+    import sys
+
+    hidden = "rfc3987_syntax" not in sys.modules
+    if hidden:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # makes the import raise ImportError
+    try:
+        from samtranslator.translator import transform
+    finally:
+        if hidden and sys.modules.get("rfc3987_syntax", 0) is None:
+            del sys.modules["rfc3987_syntax"]
+    return transform
+
+
 def _transform(sam: dict[str, Any]) -> dict[str, Any]:
     from samtranslator.model.exceptions import InvalidDocumentException
-    from samtranslator.translator.transform import transform
+
+    transform = _import_translator().transform
 
     class _NoManagedPolicies:
         def load(self) -> dict[str, str]:

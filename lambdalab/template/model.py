@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdalab.config import ACCOUNT_ID, REGION, EventInvokeConfig, EventSource, FunctionConfig
+from lambdalab.config import (
+    ACCOUNT_ID,
+    REGION,
+    EventInvokeConfig,
+    EventSource,
+    FunctionConfig,
+    check_environment_keys,
+)
 from lambdalab.errors import ConfigurationError
 from lambdalab.provision import DATA_PLANE_TYPES, NOT_ENFORCED_TYPES, ClientFactory, ResourceType
 from lambdalab.template.intrinsics import Resolver, references
@@ -135,7 +142,7 @@ class CloudModel:
                     self.bucket_notifications[lid] = props.pop("NotificationConfiguration")
                 resource: ResourceType = DATA_PLANE_TYPES[kind](lid, props)
                 resource.check()
-                self.attrs[lid] = resource.create(clients)
+                self.attrs[lid] = resource.provision(clients)
             elif kind in NOT_ENFORCED_TYPES:
                 self.attrs[lid] = NOT_ENFORCED_TYPES[kind](lid, props)
             elif kind == "AWS::Lambda::Function":
@@ -325,6 +332,10 @@ def build_model(template: LoadedTemplate, code_path: Callable[[str], str] | None
     for lid, res in resources.items():
         if "Condition" in res:
             raise ConfigurationError("Conditions are not supported locally", lid, "Condition")
+        if res.get("Type") == "AWS::Lambda::Function":
+            environment = (res.get("Properties") or {}).get("Environment") or {}
+            if isinstance(environment, dict):
+                check_environment_keys(lid, environment.get("Variables"))
     return CloudModel(template, code_dirs, resources, params)
 
 

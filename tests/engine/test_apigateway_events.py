@@ -13,10 +13,22 @@ from lambdalab.apigateway.gateway_responses import Failure, gateway_response
 from lambdalab.apigateway.responses import MalformedProxyResponse, http_response, rest_response
 from lambdalab.apigateway.routes import RouteMatch, Router
 from lambdalab.template.model import ApiConfig, Route
+from tests.engine.event_shapes import shape_differences
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "apigateway"
-# Present in the SAM sample only because it models an mTLS client and a JWT authorizer.
-AUTH_ONLY_CONTEXT_KEYS = {"authentication", "authorizer"}
+PROXY_DATA_MAPS = ("headers", "multiValueHeaders", "queryStringParameters", "multiValueQueryStringParameters",
+                   "pathParameters", "stageVariables")
+# Keys AWS documents for a REST (1.0) event's requestContext that the older `sam local generate-event
+# apigateway aws-proxy` sample lacks. The API Gateway developer guide, "Input format of a Lambda function
+# for proxy integration": requestContext keys are $context variable names and "API Gateway may add new keys
+# to the map"; its $context variable reference lists $context.domainName, $context.domainPrefix and
+# $context.extendedRequestId; the payload 1.0 example on "Create AWS Lambda proxy integrations for HTTP
+# APIs" carries all three.
+REST_CONTEXT_KEYS_BEYOND_THE_SAMPLE = ("requestContext.domainName", "requestContext.domainPrefix",
+                                       "requestContext.extendedRequestId")
+# In the 2.0 sample only because it models a mutual-TLS client and a JWT authorizer ("Create AWS Lambda
+# proxy integrations for HTTP APIs"); a local API has neither, like an AWS API configured without them.
+HTTP_CONTEXT_KEYS_OF_AUTHORIZERS = ("requestContext.authentication", "requestContext.authorizer")
 CONTEXT = RequestContext(
     account_id="123456789012", api_id="abc123", stage="Prod",
     request_id="c6af9ac6-7b61-11e6-9a41-93e8deadbeef", extended_request_id="BQGojGvwoAMFtFw=",
@@ -43,26 +55,43 @@ def sample(name: str) -> dict:
 
 
 # -- events --------------------------------------------------------------------------------------------
+def full_request(method: str = "POST", path: str = "/Prod/orders/7") -> ProxyRequest:
+    """A request with every part AWS can put in an event: query, cookies, user agent, body."""
+    headers = (("Host", "abc123.execute-api.us-east-1.amazonaws.com"), ("User-Agent", "curl/8"),
+               ("Cookie", "c=1"), ("Content-Type", "application/json"))
+    return request(method, path, "a=1&a=2", headers, b'{"test": "body"}')
+
+
 def test_rest_event_has_every_key_of_the_sam_aws_proxy_sample():
-    """[REST] payload 1.0 keys; the copy of `sam local generate-event apigateway aws-proxy` is the
-    reference. requestContext may carry more keys than the sample (domainName, extendedRequestId)."""
-    expected = sample("aws-proxy.json")
-    event = rest_event(request(query="a=1"), matched(), CONTEXT, {"baz": "qux"})
-    assert set(event) == set(expected)
-    assert set(expected["requestContext"]) <= set(event["requestContext"])
-    assert set(event["requestContext"]["identity"]) == set(expected["requestContext"]["identity"])
+    """[REST] payload 1.0 keys and value types against `sam local generate-event apigateway aws-proxy`;
+    requestContext also has the keys AWS documents beyond that sample, and no others."""
+    event = rest_event(full_request(), matched(), CONTEXT, {"baz": "qux"})
+    assert shape_differences(event, sample("aws-proxy.json"), data_maps=PROXY_DATA_MAPS,
+                             extra=REST_CONTEXT_KEYS_BEYOND_THE_SAMPLE) == []
 
 
 def test_http_event_has_every_key_of_the_sam_http_api_proxy_sample():
-    """[HTTP] payload 2.0 keys against the `http-api-proxy` sample, for a request that has every part
-    (cookies, query, body, path parameters, stage variables); no authorizer runs locally."""
-    expected = sample("http-api-proxy.json")
-    headers = (("Cookie", "c=1"), ("Content-Type", "application/json"))
-    req = request("POST", "/orders/7", "a=1", headers, b"{}")
-    event = http_event(req, matched(fmt="2.0"), CONTEXT, {"stageVariable1": "value1"})
-    assert set(event) == set(expected)
-    assert set(event["requestContext"]) == set(expected["requestContext"]) - AUTH_ONLY_CONTEXT_KEYS
-    assert set(event["requestContext"]["http"]) == set(expected["requestContext"]["http"])
+    """[HTTP] payload 2.0 keys and value types against the `http-api-proxy` sample, for a request that
+    has every part (cookies, query, body, path parameters, stage variables); no authorizer runs locally."""
+    event = http_event(full_request(), matched(fmt="2.0"), CONTEXT, {"stageVariable1": "value1"})
+    assert shape_differences(event, sample("http-api-proxy.json"), data_maps=PROXY_DATA_MAPS,
+                             absent=HTTP_CONTEXT_KEYS_OF_AUTHORIZERS) == []
+
+
+def test_the_shape_comparison_names_extra_missing_and_mistyped_keys():
+    """The comparison itself: an undocumented extra key, a missing key and a wrong type all show."""
+    event = rest_event(full_request(), matched(), CONTEXT, {"baz": "qux"})
+    event["requestContext"]["requestTimeEpoch"] = "1428582896000"
+    event["requestContext"]["identity"]["vpcId"] = "vpc-1"
+    del event["resource"]
+    event["multiValueHeaders"]["Host"] = "not a list"
+    assert shape_differences(event, sample("aws-proxy.json"), data_maps=PROXY_DATA_MAPS,
+                             extra=REST_CONTEXT_KEYS_BEYOND_THE_SAMPLE) == [
+        "multiValueHeaders.Host: string, AWS sends array",
+        "requestContext.identity.vpcId: not in AWS's event",
+        "requestContext.requestTimeEpoch: string, AWS sends integer",
+        "resource: missing",
+    ]
 
 
 def test_rest_event_keeps_empty_parts_as_null():

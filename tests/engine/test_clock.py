@@ -23,7 +23,8 @@ class QueueSource:
 
 
 def test_sources_are_polled_at_the_virtual_instant_work_becomes_due():
-    """A message that becomes visible again at t=30 is picked up at t=30, not after later timers."""
+    """A message that becomes visible again at t=30 is picked up at t=30, not after later timers
+    (design: event sources are pollers, polled between tasks as virtual time jumps)."""
     clock = VirtualClock()
     source = QueueSource(clock)
     clock.set_poll(source.poll)
@@ -36,6 +37,7 @@ def test_sources_are_polled_at_the_virtual_instant_work_becomes_due():
 
 
 def test_advance_stops_at_its_target_and_leaves_later_work_waiting():
+    """advance runs what falls due up to its target and leaves the rest queued (design: virtual clock)."""
     clock = VirtualClock()
     source = QueueSource(clock)
     clock.set_poll(source.poll)
@@ -48,6 +50,8 @@ def test_advance_stops_at_its_target_and_leaves_later_work_waiting():
 
 
 def test_a_source_that_never_settles_is_stopped_loudly(monkeypatch):
+    """A poller that always finds work would spin forever; the clock stops with an error instead
+    (design: virtual clock)."""
     clock = VirtualClock()
     monkeypatch.setattr("lambdalab.clock.MAX_STEPS", 100)
     clock.set_poll(lambda: True)

@@ -52,7 +52,8 @@ def counts(dp: DataPlane, url: str) -> tuple[str, str, str]:
 
 # -- the server ------------------------------------------------------------------------------------
 def test_serves_on_loopback_only_at_a_free_port(dataplane: DataPlane) -> None:
-    """Every server binds 127.0.0.1: a course machine must not expose a cloud to its network."""
+    """Every server binds 127.0.0.1: a course machine must not expose a cloud to its network
+    (design: platform notes, everything binds 127.0.0.1)."""
     assert dataplane.endpoint_url.startswith("http://127.0.0.1:")
     assert int(dataplane.endpoint_url.rsplit(":", 1)[1]) > 0
     assert dataplane.client("sqs").list_queues().get("QueueUrls", []) == []
@@ -60,7 +61,8 @@ def test_serves_on_loopback_only_at_a_free_port(dataplane: DataPlane) -> None:
 
 def test_clients_are_shared_and_never_use_the_users_credentials(
         tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials only: a profile or credentials file of the user's must never be read."""
+    """Fake credentials only: a profile or credentials file of the user's must never be read
+    (design: platform notes, never the user's credentials)."""
     secrets = tmp_path / "credentials"
     secrets.write_text("[default]\naws_access_key_id = AKIAREALKEY\naws_secret_access_key = real\n")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(secrets))
@@ -75,7 +77,7 @@ def test_clients_are_shared_and_never_use_the_users_credentials(
 
 
 def test_reset_empties_every_service(dataplane: DataPlane) -> None:
-    """Each cloud starts empty, whatever the previous one left behind."""
+    """Each cloud starts empty, whatever the previous one left behind (design: moto in server mode)."""
     make_queue(dataplane, "left-behind")
     dataplane.client("s3").create_bucket(Bucket="left-behind")
     dataplane.reset()
@@ -84,7 +86,7 @@ def test_reset_empties_every_service(dataplane: DataPlane) -> None:
 
 
 def test_stop_closes_the_port_and_can_be_called_twice() -> None:
-    """Closing a cloud frees its port and thread; a second stop is harmless."""
+    """Closing a cloud frees its port and thread; a second stop is harmless (design: moto in server mode)."""
     dp = DataPlane(REGION).start()
     port = int(dp.endpoint_url.rsplit(":", 1)[1])
     dp.stop()
@@ -94,7 +96,8 @@ def test_stop_closes_the_port_and_can_be_called_twice() -> None:
 
 
 def test_starting_loads_only_the_services_that_are_called() -> None:
-    """Start stays fast because moto imports a service's backend on its first request, not all ~180."""
+    """Start stays fast because moto imports a service's backend on its first request, not all ~180
+    (design: moto in server mode)."""
     script = ("import sys; from lambdalab.dataplane import DataPlane\n"
               "dp = DataPlane('us-east-1').start(); dp.client('sqs').list_queues(); dp.stop()\n"
               "print(len({m.split('.')[1] for m in sys.modules if m.endswith('.models')}))\n"
@@ -118,7 +121,8 @@ def frequent_thread_switches() -> Iterator[None]:
 
 def test_concurrent_clients_neither_duplicate_nor_lose_messages_or_records(
         dataplane: DataPlane, frequent_thread_switches: None) -> None:
-    """moto is not thread-safe: without the request lock, SQS duplicated and Kinesis lost writes."""
+    """moto is not thread-safe: without the request lock, SQS duplicated and Kinesis lost writes
+    (design: moto patches, one request lock)."""
     url = make_queue(dataplane, "hammered", VisibilityTimeout=str(HOLD))
     kinesis, sqs = dataplane.client("kinesis"), dataplane.client("sqs")
     kinesis.create_stream(StreamName="hammered", ShardCount=1)
@@ -177,7 +181,8 @@ def read_stream(dp: DataPlane, stream: str) -> list[str]:
 
 def test_a_long_poll_lets_other_requests_through_while_it_waits(
         dataplane: DataPlane, monkeypatch: pytest.MonkeyPatch) -> None:
-    """ReceiveMessage with WaitTimeSeconds must not hold the data plane: the send it waits for must get in."""
+    """ReceiveMessage with WaitTimeSeconds must not hold the data plane: the send it waits for must get in
+    (design: moto patches, the lock is released during SQS long polls)."""
     from moto.sqs.models import Queue
 
     url = make_queue(dataplane, "long-poll")
@@ -200,7 +205,8 @@ def test_a_long_poll_lets_other_requests_through_while_it_waits(
 
 # -- SQS behaviour the patches must keep ------------------------------------------------------------
 def test_end_visibility_makes_a_message_receivable_again_and_counts_the_receive(dataplane: DataPlane) -> None:
-    """The engine's clock ends visibility timeouts: the message returns, ApproximateReceiveCount rises."""
+    """The engine's clock ends visibility timeouts: the message returns, ApproximateReceiveCount rises
+    (design: visibility on the virtual clock; [SQS-a])."""
     url = make_queue(dataplane, "visibility")
     dataplane.client("sqs").send_message(QueueUrl=url, MessageBody="again")
     first = receive(dataplane, url, VisibilityTimeout=HOLD)
@@ -212,7 +218,8 @@ def test_end_visibility_makes_a_message_receivable_again_and_counts_the_receive(
 
 
 def test_in_flight_and_delayed_messages_are_counted_apart(dataplane: DataPlane) -> None:
-    """ApproximateNumberOfMessages counts only receivable ones; NotVisible and Delayed count the rest."""
+    """ApproximateNumberOfMessages counts only receivable ones; NotVisible and Delayed count the rest
+    (design: moto patches keep SQS's answers)."""
     url = make_queue(dataplane, "counted")
     sqs = dataplane.client("sqs")
     for body in ("a", "b", "c"):
@@ -225,7 +232,8 @@ def test_in_flight_and_delayed_messages_are_counted_apart(dataplane: DataPlane) 
 
 
 def test_a_message_moves_to_the_dlq_after_max_receive_count(dataplane: DataPlane) -> None:
-    """SQS redrive: a receive after maxReceiveCount receives moves the message to the dead-letter queue."""
+    """SQS redrive: a receive after maxReceiveCount receives moves the message to the dead-letter queue
+    (design: redrive to the DLQ stays moto's; [SQS-a])."""
     dlq = make_queue(dataplane, "orders-dlq")
     arn = dataplane.queue_attributes(dlq)["QueueArn"]
     policy = f'{{"deadLetterTargetArn": "{arn}", "maxReceiveCount": "2"}}'
@@ -241,7 +249,8 @@ def test_a_message_moves_to_the_dlq_after_max_receive_count(dataplane: DataPlane
 
 
 def test_a_fifo_group_waits_while_one_of_its_messages_is_in_flight(dataplane: DataPlane) -> None:
-    """FIFO: a group's next message is held back until the one in flight is deleted or returns."""
+    """FIFO: a group's next message is held back until the one in flight is deleted or returns
+    (design: moto patches; FIFO ordering [SQS-S],[SQS-a])."""
     url = make_queue(dataplane, "groups.fifo", FifoQueue="true", ContentBasedDeduplication="true")
     sqs = dataplane.client("sqs")
     for body, group in (("a1", "a"), ("a2", "a"), ("b1", "b")):
@@ -286,7 +295,8 @@ def scenario(dp: DataPlane) -> list[Any]:
 
 
 def test_patched_sqs_answers_exactly_as_moto_as_released(dataplane: DataPlane) -> None:
-    """The SQS patches change cost only: the same calls give the same answers with and without them."""
+    """The SQS patches change cost only: the same calls give the same answers with and without them
+    (design: moto patches)."""
     patched = scenario(dataplane)
     dataplane.reset()
     with moto_patches.unpatched():
@@ -297,7 +307,8 @@ def test_patched_sqs_answers_exactly_as_moto_as_released(dataplane: DataPlane) -
 
 def test_send_receive_and_delete_do_the_same_work_at_any_queue_depth(
         dataplane: DataPlane, monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto 5.2.5 rescans the queue per message (7.8 s for 1,000 sends); each call must stay constant work."""
+    """moto 5.2.5 rescans the queue per message (7.8 s for 1,000 sends); each call must stay constant work
+    (design: moto patches)."""
     import moto.core.utils
     import moto.sqs.models
 
@@ -330,14 +341,16 @@ def test_send_receive_and_delete_do_the_same_work_at_any_queue_depth(
 
 
 def test_patches_refuse_a_moto_they_were_not_written_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Patching internals of another moto blindly could corrupt SQS silently; refuse, naming the pin."""
+    """Patching internals of another moto blindly could corrupt SQS silently; refuse, naming the pin
+    (design: moto patches refuse any moto but the pinned one)."""
     monkeypatch.setattr(moto, "__version__", "5.3.0")
     with pytest.raises(moto_patches.UnsupportedMotoVersion, match=r"written for moto 5\.2\.5.*5\.3\.0"):
         DataPlane(REGION).start()
 
 
 def test_patches_apply_once_however_many_data_planes_start(running: DataPlane) -> None:
-    """Every cloud starts a data plane; patching twice would wrap moto's methods in themselves."""
+    """Every cloud starts a data plane; patching twice would wrap moto's methods in themselves
+    (design: moto patches)."""
     from moto.sqs.models import Queue, SQSBackend
 
     before = Queue.__dict__["attributes"], SQSBackend.__dict__["get_queue_attributes"]

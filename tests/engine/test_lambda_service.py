@@ -98,6 +98,8 @@ def test_payloads_over_the_limits_are_refused_with_request_too_large(cloud):
 
 
 def test_unknown_functions_and_non_json_payloads_get_aws_errors(cloud):
+    """An unknown function is ResourceNotFoundException (404), a payload that is not JSON is
+    InvalidRequestContentException (400), through boto3 and cloud.invoke alike [INV-a]."""
     lam = cloud.client("lambda")
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.invoke(FunctionName="Nope")
@@ -108,6 +110,8 @@ def test_unknown_functions_and_non_json_payloads_get_aws_errors(cloud):
 
 
 def test_operations_not_emulated_are_refused_by_name_never_answered_wrongly(cloud):
+    """CreateAlias: aliases do not exist locally, so it answers NotSupportedLocally, never a wrong
+    success (design: refuse, never ignore)."""
     lam = cloud.client("lambda")
     with pytest.raises(botocore.exceptions.ClientError) as raised:
         lam.create_alias(FunctionName="Fn", Name="live", FunctionVersion="1")
@@ -115,7 +119,29 @@ def test_operations_not_emulated_are_refused_by_name_never_answered_wrongly(clou
     assert "not support" in raised.value.response["Error"]["Message"]
 
 
+def test_versions_aliases_and_policies_are_refused_by_operation_name_not_as_a_missing_function(cloud):
+    """ListVersionsByFunction, ListAliases, GetAlias and GetPolicy share GetFunction's path prefix;
+    each answers NotSupportedLocally naming the operation, never "Function not found" for a function
+    that exists (design: refuse, never ignore; AWS's own errors [INV-a])."""
+    lam = cloud.client("lambda")
+    calls = {
+        "ListVersionsByFunction": lambda: lam.list_versions_by_function(FunctionName="Fn"),
+        "ListAliases": lambda: lam.list_aliases(FunctionName="Fn"),
+        "GetAlias": lambda: lam.get_alias(FunctionName="Fn", Name="live"),
+        "GetPolicy": lambda: lam.get_policy(FunctionName="Fn"),
+    }
+    for operation, call in calls.items():
+        with pytest.raises(botocore.exceptions.ClientError) as raised:
+            call()
+        error = raised.value.response["Error"]
+        assert error["Code"] == "NotSupportedLocally", operation
+        assert error["Message"] == f"lambdalab does not support the Lambda operation {operation} locally"
+    assert lam.get_function(FunctionName="Fn")["Configuration"]["FunctionName"] == "Fn"
+
+
 def test_get_function_and_concurrency_settings_round_trip_through_boto3(cloud):
+    """GetFunction shows the default 3 s timeout [TMO]; Put/Get/DeleteFunctionConcurrency round-trip
+    through the stock client [PFC]."""
     lam = cloud.client("lambda")
     assert lam.get_function(FunctionName="Fn")["Configuration"]["Timeout"] == 3
     lam.put_function_concurrency(FunctionName="Fn", ReservedConcurrentExecutions=3)
@@ -218,7 +244,8 @@ def test_an_idle_environment_is_reused_warm_and_keeps_its_globals(cloud):
 
 
 def test_the_same_scenario_prints_the_same_journal_every_run(make_cloud):
-    """Virtual mode seeds request ids and starts at a fixed instant, so runs repeat exactly."""
+    """Virtual mode seeds request ids and starts at a fixed instant, so runs repeat exactly
+    (design: time, request ids seeded in virtual mode)."""
     tables = []
     for _ in range(2):
         cloud = make_cloud(function("Fn") + function("Other"), HANDLERS)
@@ -233,7 +260,7 @@ def test_the_same_scenario_prints_the_same_journal_every_run(make_cloud):
 
 
 def test_the_virtual_clock_runs_scheduled_work_without_waiting(cloud):
-    """Scheduled delays cost no wall time: an hour passes instantly."""
+    """Scheduled delays cost no wall time: an hour passes instantly (design: virtual clock)."""
     ran = []
     start = cloud.now()
     cloud.clock.call_later(3600, lambda: ran.append(cloud.now() - start))
@@ -245,6 +272,8 @@ def test_the_virtual_clock_runs_scheduled_work_without_waiting(cloud):
 
 
 def test_the_journal_plots_a_lane_per_environment(cloud):
+    """A function error does not reset the environment (only a crash or timeout does [ENV]), so both
+    invocations share one lane (design: journal and timeline)."""
     cloud.invoke("Fn", {})
     cloud.invoke("Fn", {"action": "raise"})
     ax = cloud.journal.plot()
@@ -252,6 +281,8 @@ def test_the_journal_plots_a_lane_per_environment(cloud):
 
 
 def test_invalid_invocation_types_are_refused(cloud):
+    """InvocationType is RequestResponse, Event or DryRun [INV]; anything else is refused
+    (locally InvalidParameterValueException)."""
     with pytest.raises(InvalidParameterValueException):
         cloud.invoke("Fn", {}, invocation_type="Sometimes")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lambdalab import sqs
-from lambdalab.errors import ConfigurationError
+from lambdalab.errors import ConfigurationError, InvalidParameterValueException
 from lambdalab.sqs.config import VisibilityTimeoutWarning, parse_mapping
 from tests.engine.sqs_apps import queue_app
 
@@ -66,9 +66,27 @@ def test_update_event_source_mapping_changes_settings_with_the_same_checks(make_
     """[ESM-API]: UpdateEventSourceMapping changes a mapping's settings, checked as at creation."""
     cloud = make_cloud(*queue_app(events="BatchSize: 3\nFunctionResponseTypes: [ReportBatchItemFailures]"))
     poller = sqs.mapping(cloud, "Worker")
-    config = poller.update(FunctionResponseTypes=[], ScalingConfig={"MaximumConcurrency": 3})
+    answer = poller.update(FunctionResponseTypes=[], ScalingConfig={"MaximumConcurrency": 3})
+    assert answer["FunctionResponseTypes"] == [] and answer["ScalingConfig"] == {"MaximumConcurrency": 3}
+    config = poller.config
     assert not config.report_batch_item_failures and config.BatchSize == 3 and poller.scaling.ceiling == 3
-    with pytest.raises(ConfigurationError, match="greater than 0 if maximum batch size"):
+    with pytest.raises(InvalidParameterValueException, match="greater than 0 if maximum batch size"):
         poller.update(BatchSize=20)
     poller.update(Enabled=False)
     assert not poller.enabled
+
+
+def test_sqs_mappings_are_served_by_the_lambda_api(make_cloud):
+    """[ESM-API]: List/Get/UpdateEventSourceMapping through the stock boto3 client see SQS mappings;
+    an out-of-range value gets AWS's error and leaves the mapping as it was."""
+    cloud = make_cloud(*queue_app(events="BatchSize: 3"))
+    lam = cloud.client("lambda")
+    [mapping] = lam.list_event_source_mappings(FunctionName="Worker")["EventSourceMappings"]
+    assert mapping["EventSourceArn"].endswith(":Jobs") and mapping["BatchSize"] == 3
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
+    changed = lam.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=7, Enabled=False)
+    assert changed["BatchSize"] == 7 and changed["State"] == "Disabled"
+    assert sqs.mapping(cloud, "Worker").config.BatchSize == 7
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=50)
+    assert sqs.mapping(cloud, "Worker").config.BatchSize == 7

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -11,6 +10,7 @@ from lambdalab.filtering import record_matches
 from lambdalab.sqs import processor
 from lambdalab.sqs.records import Times, build_record, within_payload_limit
 from lambdalab.sqs.scaling import Scaling
+from tests.engine.event_shapes import sample, shape_differences
 
 IDS = ["m1", "m2", "m3"]
 
@@ -79,13 +79,21 @@ def record(fifo: bool = False, body: str | None = None) -> dict:
                         times=Times(1000, 2000))
 
 
+# A FIFO queue's records add these attributes (Lambda developer guide, "Using Lambda with Amazon SQS":
+# the FIFO example event); the `sam local generate-event sqs receive-message` sample is a standard queue's.
+FIFO_ATTRIBUTES = tuple(f"attributes.{name}" for name in ("MessageGroupId", "SequenceNumber",
+                                                          "MessageDeduplicationId"))
+
+
 def test_a_record_has_the_sample_events_keys():
-    """[SQS-a]: the record's keys are those of `sam local generate-event sqs receive-message`."""
-    sample = json.loads(Path("events/sqs/receive-message.json").read_text())["Records"][0]
+    """[SQS-a]: the record's keys and value types are those of `sam local generate-event sqs
+    receive-message`; a FIFO queue's record adds its three attributes."""
+    expected = sample("sqs/receive-message.json")["Records"][0]
     built = record()
-    assert set(built) == set(sample) and set(built["attributes"]) == set(sample["attributes"])
+    assert shape_differences(built, expected, data_maps=("messageAttributes",)) == []
     assert built["attributes"]["SentTimestamp"] == "1000" and built["attributes"]["ApproximateReceiveCount"] == "2"
-    assert set(record(fifo=True)["attributes"]) == set(sample["attributes"]) | {
+    assert shape_differences(record(fifo=True), expected, data_maps=("messageAttributes",), extra=FIFO_ATTRIBUTES) == []
+    assert set(record(fifo=True)["attributes"]) == set(expected["attributes"]) | {
         "MessageGroupId", "SequenceNumber", "MessageDeduplicationId"}
 
 

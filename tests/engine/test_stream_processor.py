@@ -4,7 +4,6 @@ discard; partial batch responses; event and on-failure record shapes."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +12,7 @@ from lambdalab.streams import processor
 from lambdalab.streams.destinations import on_failure_record
 from lambdalab.streams.processor import decide
 from lambdalab.streams.records import dynamodb_record, kinesis_record, slot_of
+from tests.engine.event_shapes import sample, shape_differences
 
 SEQS = [11, 12, 13, 14]
 OK, ERROR = Answer(), Answer(function_error=True)
@@ -103,28 +103,23 @@ def test_records_older_than_the_maximum_age_are_expired_from_the_front() -> None
     assert [processor.backoff(n) for n in (1, 2, 3, 7, 20)] == [1, 2, 4, 60, 60]
 
 
-def _keys(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _keys(v) for k, v in value.items() if k not in ("NewImage", "OldImage", "Keys")}
-    return None
-
-
 def test_kinesis_records_have_every_key_of_the_sample_event() -> None:
-    """[KIN] Kinesis records have the keys of `sam local generate-event kinesis get-records`, data
-    in base64 and eventID ``shardId:sequenceNumber``."""
-    sample = json.loads(Path("events/kinesis/get-records.json").read_text())["Records"][0]
+    """[KIN] Kinesis records have the keys and value types of `sam local generate-event kinesis
+    get-records`, data in base64 and eventID ``shardId:sequenceNumber``."""
+    expected = sample("kinesis/get-records.json")["Records"][0]
     raw = {"SequenceNumber": "7", "PartitionKey": "k", "Data": b'{"a": 1}'}
     record = kinesis_record(raw, shard_id="shardId-000000000001", stream_arn="arn:aws:kinesis:us-east-1:1:stream/s",
                             region="us-east-1", arrival=1767225600.5)
-    assert _keys(record.event) == _keys(sample)
+    assert shape_differences(record.event, expected) == []
     assert record.event["kinesis"]["data"] == "eyJhIjogMX0="
     assert record.event["eventID"] == "shardId-000000000001:7"
     assert (record.sequence, record.key) == (7, "k")
 
 
 def test_dynamodb_records_have_every_key_of_the_sample_event() -> None:
-    """[DDB] DynamoDB records have the keys of `sam local generate-event dynamodb update`."""
-    sample = json.loads(Path("events/dynamodb/update.json").read_text())["Records"][1]
+    """[DDB] DynamoDB records have the keys and value types of `sam local generate-event dynamodb
+    update` (its MODIFY record, which has both images)."""
+    expected = sample("dynamodb/update.json")["Records"][1]
     raw = {"eventID": "x", "eventName": "MODIFY", "eventVersion": "1.0", "eventSource": "aws:dynamodb",
            "awsRegion": "us-east-1",
            "dynamodb": {"Keys": {"pk": {"S": "a"}}, "NewImage": {"pk": {"S": "a"}}, "OldImage": {"pk": {"S": "a"}},
@@ -132,7 +127,7 @@ def test_dynamodb_records_have_every_key_of_the_sample_event() -> None:
                         "StreamViewType": "NEW_AND_OLD_IMAGES", "ApproximateCreationDateTime": "wall"}}
     record = dynamodb_record(raw, shard_id="shardId-1", stream_arn="arn:aws:dynamodb:us-east-1:1:table/t/stream/x",
                              region="us-east-1", arrival=1767225600.0)
-    assert _keys(record.event) == _keys(sample)
+    assert shape_differences(record.event, expected, data_maps=("Keys", "NewImage", "OldImage")) == []
     assert record.event["dynamodb"]["ApproximateCreationDateTime"] == 1767225600
 
 

@@ -6,8 +6,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
+from lambdalab.cli import main
 from lambdalab.template.check import check_template
+from lambdalab.template.policies import missing_policies
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_FUNCTION = """\
@@ -18,6 +21,27 @@ GOOD_FUNCTION = """\
       Handler: app.handler
       Runtime: python3.12
 """
+TABLE = """\
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+"""
+WRITES_TABLE = GOOD_FUNCTION + "      Environment: {Variables: {TABLE_NAME: !Ref Table}}\n"
+
+
+def write(tmp_path: Path, resources: str) -> Path:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return event\n")
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent("""\
+        AWSTemplateFormatVersion: "2010-09-09"
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+        """) + resources)
+    return template
 
 
 def test_the_course_template_passes_cfn_lint_the_sam_transform_and_the_engine_rules():
@@ -26,7 +50,7 @@ def test_the_course_template_passes_cfn_lint_the_sam_transform_and_the_engine_ru
 
 @pytest.mark.parametrize(("resources", "expected"), [
     (GOOD_FUNCTION + "      Timout: 3\n", ["Fn", "Timout"]),
-    (GOOD_FUNCTION + "      Environment: {Variables: {Q: !GetAtt Queue.Nope}}\n"
+    (GOOD_FUNCTION + "      Environment: {Variables: {QUEUE: !GetAtt Queue.Nope}}\n"
      "  Queue:\n    Type: AWS::SQS::Queue\n", ["Nope"]),
     (GOOD_FUNCTION + "      ReservedConcurrentExecutions: 950\n", ["Fn", "ReservedConcurrentExecutions"]),
     (GOOD_FUNCTION.replace("python3.12", "python2.7"), ["Runtime"]),
@@ -41,16 +65,94 @@ def test_the_course_template_passes_cfn_lint_the_sam_transform_and_the_engine_ru
      ["BatchSize"]),
     (GOOD_FUNCTION + "  Box:\n    Type: AWS::EC2::VPC\n    Properties: {CidrBlock: 10.0.0.0/16}\n",
      ["Box", "AWS::EC2::VPC", "not supported locally"]),
+    # missing policy for a table the function writes
+    (WRITES_TABLE + TABLE, ["Fn.Policies", "Table", "TABLE_NAME", "DynamoDBCrudPolicy"]),
+    # a policy, but on another table
+    (WRITES_TABLE + "      Policies: [{DynamoDBCrudPolicy: {TableName: !Ref Other}}]\n" + TABLE
+     + TABLE.replace("Table:", "Other:"), ["Fn.Policies", "Table (AWS::DynamoDB::Table)"]),
+    # only the transformed template shows it: Lambda wants variable names of two characters or more
+    (GOOD_FUNCTION + "      Environment: {Variables: {Q: x}}\n",
+     ["(after the SAM transform)", "E3002", "Environment/Variables/Q"]),
+    # cfn-lint's error does not hide the engine's own
+    (GOOD_FUNCTION + "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties: {VisibilityTimeout: 50000}\n"
+     "  Box:\n    Type: AWS::EC2::VPC\n    Properties: {CidrBlock: 10.0.0.0/16}\n",
+     ["VisibilityTimeout", "50000", "Box", "not supported locally"]),
 ])
 def test_a_seeded_mistake_is_reported_with_where_it_is(tmp_path, resources, expected):
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return event\n")
-    template = tmp_path / "template.yaml"
-    template.write_text(textwrap.dedent("""\
-        AWSTemplateFormatVersion: "2010-09-09"
-        Transform: AWS::Serverless-2016-10-31
-        Resources:
-        """) + resources)
-    findings = "\n".join(check_template(template))
+    findings = check_template(write(tmp_path, resources))
+    text = "\n".join(str(f) for f in findings)
+    assert any(f.is_error for f in findings), text
     for word in expected:
-        assert word in findings, findings
+        assert word in text, text
+
+
+def test_a_warning_is_shown_once_and_does_not_fail_the_check(tmp_path, capsys):
+    """cfn-lint's W rules are advice: printed as warnings, once although both passes see them."""
+    template = write(tmp_path, GOOD_FUNCTION + "  Topic:\n    Type: AWS::SNS::Topic\n"
+                     "  Copy:\n    Type: AWS::SNS::Subscription\n    DependsOn: Topic\n"
+                     "    Properties: {TopicArn: !Ref Topic, Protocol: sqs, Endpoint: !GetAtt Audit.Arn}\n"
+                     "  Audit:\n    Type: AWS::SQS::Queue\n")
+    [finding] = check_template(template)
+    assert (finding.severity, finding.is_error) == ("warning", False)
+    assert str(finding).startswith("template.yaml:14: warning: W3005 Resources/Copy/DependsOn")
+    assert main(["template", "check", str(template)]) == 0
+    assert "0 error(s), 1 warning(s)" in capsys.readouterr().out
+
+
+def policy_findings(function: str, *others: str) -> list[str]:
+    """The missing-policy rule alone, on a function with a table, a queue, a topic and a bucket."""
+    template = yaml.safe_load(textwrap.dedent("""\
+        Resources:
+          Table: {Type: AWS::DynamoDB::Table}
+          Queue: {Type: AWS::SQS::Queue}
+          Topic: {Type: AWS::SNS::Topic}
+          Bucket: {Type: AWS::S3::Bucket}
+          Stream: {Type: AWS::Kinesis::Stream}
+        """))
+    template["Resources"]["Fn"] = {"Type": "AWS::Serverless::Function", "Properties": yaml.safe_load(function)}
+    for other in others:
+        template["Resources"].update(yaml.safe_load(other))
+    return [message for _, message in missing_policies(template)]
+
+
+USES = "Environment: {Variables: {TABLE: {Ref: Table}, QUEUE: {'Fn::GetAtt': [Queue, QueueName]}}}\n"
+
+
+@pytest.mark.parametrize("function", [
+    USES + "Policies: [{DynamoDBCrudPolicy: {TableName: {Ref: Table}}}, "
+           "{SQSSendMessagePolicy: {QueueName: {'Fn::GetAtt': [Queue, QueueName]}}}]",
+    USES + "Policies: [{Statement: [{Effect: Allow, Action: ['dynamodb:PutItem', 'sqs:SendMessage'], "
+           "Resource: [{'Fn::GetAtt': [Table, Arn]}, {'Fn::GetAtt': [Queue, Arn]}]}]}]",
+    USES + "Policies: [AmazonDynamoDBFullAccess, AmazonSQSFullAccess]",
+    USES + "Policies: [arn:aws:iam::123456789012:policy/team-data]",
+    USES + "Policies: {Statement: {Effect: Allow, Action: '*', Resource: '*'}}",
+    USES + "Policies: [{DynamoDBReadPolicy: {TableName: orders-prod}}, {SQSPollerPolicy: {QueueName: jobs}}]",
+    USES + "Role: arn:aws:iam::123456789012:role/own",
+    USES + "Policies: [{DynamoDBCrudPolicy: {TableName: {Ref: Table}}}]\n"
+           "Events: {Jobs: {Type: SQS, Properties: {Queue: {'Fn::GetAtt': [Queue, Arn]}}}}",
+    USES + "Policies: [{DynamoDBCrudPolicy: {TableName: {Ref: Table}}}]\n"
+           "EventInvokeConfig: {DestinationConfig: {OnFailure: {Type: SQS, "
+           "Destination: {'Fn::GetAtt': [Queue, Arn]}}}}",
+    "Environment: {Variables: {BUCKET: {'Fn::Sub': '${Bucket}'}}}\n"
+    "Policies: [{S3ReadPolicy: {BucketName: {'Fn::Sub': '${AWS::StackName}-documents-${AWS::AccountId}'}}}]",
+    "Environment: {Variables: {GREETING: Hello, ARN: {Ref: AWS::StackName}}}",
+])
+def test_a_grant_the_rule_cannot_rule_out_is_not_reported(function):
+    """Conservative: policy templates, inline statements, managed policies, names it cannot resolve,
+    an own role, and the policies SAM adds for event sources and destinations all count as grants."""
+    assert policy_findings(function) == []
+
+
+@pytest.mark.parametrize(("function", "missing"), [
+    (USES + "Policies: [{DynamoDBCrudPolicy: {TableName: {Ref: Table}}}]", ["Queue"]),
+    (USES + "Policies: [AWSLambdaBasicExecutionRole, {S3CrudPolicy: {BucketName: {Ref: Bucket}}}]",
+     ["Table", "Queue"]),
+    ("Environment: {Variables: {TOPIC: {Ref: Topic}, STREAM: {Ref: Stream}}}\n"
+     "Policies: [{Statement: [{Effect: Allow, Action: 'sns:Publish', Resource: {Ref: Other}}]}]", ["Topic", "Stream"]),
+    ("Environment: {Variables: {BUCKET: {'Fn::Sub': 'https://${Bucket.RegionalDomainName}'}}}\n"
+     "Events: {Jobs: {Type: SQS, Properties: {Queue: {'Fn::GetAtt': [Queue, Arn]}}}}", ["Bucket"]),
+])
+def test_a_resource_no_policy_grants_is_named_with_the_function_and_policies(function, missing):
+    found = policy_findings(function, "Other: {Type: AWS::SNS::Topic}")
+    assert [m.split(" grant nothing on ")[1].split(" ")[0] for m in found] == missing
+    assert all(m.startswith("Fn.Policies: ") for m in found)

@@ -20,7 +20,7 @@ def handler(event, context):
 
 def test_resources_are_provisioned_and_refs_resolve_into_function_environments(make_cloud):
     """!Ref / !GetAtt / !Sub in environment variables resolve to the local physical values, as
-    CloudFormation would resolve them."""
+    CloudFormation would resolve them (design: template model and intrinsics)."""
     cloud = make_cloud(
         textwrap.dedent("""
         Table:
@@ -65,9 +65,10 @@ def test_resources_are_provisioned_and_refs_resolve_into_function_environments(m
     }
 
 
-def test_functions_get_aws_reserved_variables_and_never_the_users_credentials(make_cloud, monkeypatch):
+def test_functions_get_aws_reserved_variables_and_never_the_users_credentials(monkeypatch, make_cloud):
     """Lambda builds the environment from scratch: reserved variables, the template's, and the
     function role's credentials [ENV]; locally the credentials are fake and endpoints are local."""
+    # monkeypatch comes first so it is undone after the cloud's close restores the environment.
     monkeypatch.setenv("AWS_PROFILE", "my-real-account")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALKEY")
     monkeypatch.setenv("SOME_HOST_VARIABLE", "leak")
@@ -85,6 +86,8 @@ def test_functions_get_aws_reserved_variables_and_never_the_users_credentials(ma
 
 
 def test_while_a_cloud_is_open_plain_boto3_clients_talk_to_it(make_cloud):
+    """An open cloud points the process environment at itself and restores it on close, so learner
+    code written for AWS runs unchanged (design: LocalCloud, the public entry point)."""
     cloud = make_cloud("Queue:\n  Type: AWS::SQS::Queue\n", {})
     assert boto3.client("sqs").get_queue_url(QueueName="Queue")["QueueUrl"] == cloud.resource("Queue")
     cloud.close()
@@ -116,7 +119,8 @@ def test_while_a_cloud_is_open_plain_boto3_clients_talk_to_it(make_cloud):
 def test_a_template_the_engine_cannot_honour_is_refused_naming_the_resource_and_property(
         tmp_path, resources, handlers, names):
     """Nothing is silently skipped: a malformed template, a missing handler module, or a type or
-    property not emulated locally stops the start with a ConfigurationError that says where."""
+    property not emulated locally stops the start with a ConfigurationError that says where
+    (design: refuse, never ignore; HTTP API integration timeouts [HTTP-Q])."""
     template = write_app(tmp_path, resources, handlers)
     with pytest.raises(ConfigurationError) as raised:
         LocalCloud.start(template).close()
@@ -125,13 +129,83 @@ def test_a_template_the_engine_cannot_honour_is_refused_naming_the_resource_and_
 
 
 def test_a_missing_template_file_is_a_clear_error(tmp_path):
+    """A missing template is a ConfigurationError, not a traceback (design: refuse, never ignore)."""
     with pytest.raises(ConfigurationError, match="template file not found"):
         LocalCloud.start(tmp_path / "nope.yaml")
 
 
 def test_the_project_template_starts_and_lists_its_functions():
-    """The course's own template provisions cleanly (it is what every notebook starts)."""
+    """The course's own template provisions cleanly (it is what every notebook starts), and
+    ListFunctions lists its functions [INV] (design: lessons use the engine's public API only)."""
     with LocalCloud.start("template.yaml") as cloud:
         names = {f["FunctionName"] for f in cloud.client("lambda").list_functions()["Functions"]}
         assert {"OrdersFunction", "HelloFunction"} <= names
         assert json.loads(cloud.invoke("HelloFunction", {"name": "Ada"}).payload)["message"] == "Hello, Ada!"
+
+
+@pytest.mark.parametrize(("resources", "where", "names"), [
+    ("Table:\n  Type: AWS::DynamoDB::Table\n  Properties:\n"
+     "    AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]\n"
+     "    KeySchema: [{AttributeName: id, KeyType: HASH}]\n",
+     ("Table", "AttributeDefinitions"),
+     ["ValidationException", "Some index key attributes are not defined in AttributeDefinitions"]),
+    ("Stream:\n  Type: AWS::Kinesis::Stream\n  Properties: {ShardCount: 0}\n",
+     ("Stream", "ShardCount"), ["Invalid value for parameter ShardCount"]),
+    ("Q:\n  Type: AWS::SQS::Queue\n  Properties: {VisibilityTimeout: many}\n",
+     ("Q", None), ["AWS::SQS::Queue", "HTTP 500"]),
+])
+def test_a_resource_the_data_plane_rejects_is_refused_naming_it_with_the_data_planes_reason(
+        tmp_path, resources, where, names):
+    """A creation the data plane rejects (a DynamoDB key attribute missing from
+    AttributeDefinitions) stops the start with a ConfigurationError naming the logical id, the
+    property when the reason names one (else the resource type) and moto's words, never a raw
+    ClientError (design: refuse, never ignore)."""
+    template = write_app(tmp_path, resources, {})
+    with pytest.raises(ConfigurationError) as raised:
+        LocalCloud.start(template).close()
+    assert (raised.value.logical_id, raised.value.property) == where
+    for name in names:
+        assert name in str(raised.value)
+
+
+ENVIRONMENT_REFUSAL = ("Lambda was unable to configure your environment variables because the environment "
+                       "variables you have provided contains reserved keys that are currently not supported "
+                       "for modification. Reserved keys used in this request: ")
+
+
+@pytest.mark.parametrize("key", ["AWS_REGION", "_X_AMZN_TRACE_ID", "AWS_LAMBDA_FUNCTION_NAME", "LAMBDA_TASK_ROOT"])
+def test_template_environment_variables_with_reserved_keys_are_refused_in_lambdas_words(tmp_path, key):
+    """Keys Lambda sets itself are reserved and cannot be set in a function's configuration; Lambda
+    refuses them naming the keys (L configuration-envvars.html, defined runtime environment
+    variables). Refused when the template is loaded, before any resource exists."""
+    template = write_app(tmp_path, function("Fn", Environment=f"{{Variables: {{{key}: x, OK: y}}}}"), {"app.py": ""})
+    with pytest.raises(ConfigurationError) as raised:
+        LocalCloud.start(template).close()
+    assert (raised.value.logical_id, raised.value.property) == ("Fn", f"Environment.Variables.{key}")
+    assert str(raised.value) == f"Fn.Environment.Variables.{key}: {ENVIRONMENT_REFUSAL}{key}"
+
+
+@pytest.mark.parametrize("key", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"])
+def test_endpoint_variables_are_refused_because_the_engine_owns_them(tmp_path, key):
+    """AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> are not reserved on AWS, but locally they are
+    how a function's boto3 reaches the local cloud, so setting them is refused, saying why
+    (design: refuse, never ignore; [ENV] the environment is built from scratch)."""
+    template = write_app(tmp_path, function("Fn", Environment=f"{{Variables: {{{key}: http://x}}}}"),
+                         {"app.py": ""})
+    with pytest.raises(ConfigurationError, match="engine owns") as raised:
+        LocalCloud.start(template).close()
+    assert (raised.value.logical_id, raised.value.property) == ("Fn", f"Environment.Variables.{key}")
+
+
+@pytest.mark.parametrize(("key", "words"), [
+    ("AWS_SESSION_TOKEN", ENVIRONMENT_REFUSAL), ("AWS_ENDPOINT_URL_SQS", "engine owns"),
+])
+def test_env_vars_overrides_are_held_to_the_same_rules(tmp_path, key, words):
+    """``env_vars`` stands for a function's configured variables (like ``sam local invoke
+    --env-vars``), so reserved keys are refused as Lambda refuses them (L configuration-envvars.html)
+    and the endpoint variables as the engine's own."""
+    template = write_app(tmp_path, function("Fn"), {"app.py": ""})
+    with pytest.raises(ConfigurationError) as raised:
+        LocalCloud.start(template, env_vars={"Fn": {key: "x"}}).close()
+    assert (raised.value.logical_id, raised.value.property) == ("Fn", f"Environment.Variables.{key}")
+    assert words in str(raised.value)

@@ -4,7 +4,8 @@ Each check drives the learner's code through the local engine: uploads to the do
 scripted faults (an OCR outage, duplicate S3 deliveries, a crash after the work was done, reserved
 concurrency), then reads back the journal, the documents table, the audit copy of every SNS
 message, the notifications table and the on-failure queue. Virtual time: minutes of retries and
-hours of throttle backoff take a fraction of a second.
+hours of throttle backoff take a fraction of a second. Every check needs the engine (faults, the
+journal, the virtual clock), so all are local only on a deployed stack.
 """
 
 from __future__ import annotations
@@ -76,12 +77,13 @@ def reconfigure(cloud, configure):
 @pytest.mark.points(3, hint="A failure that will pass (documents.DependencyUnavailable) must propagate out of the "
                             "handler so Lambda retries the event a minute later; release your claim first, so "
                             "the retry can do the work; never catch and return")
+@pytest.mark.local_only(reason="moves the virtual clock and reads attempt times from the journal")
 def test_a_document_uploaded_during_an_outage_is_processed_by_the_retry(lab_cloud):
     ssm = lab_cloud.client("ssm")
-    ssm.put_parameter(Name="/lambdalab/intake/ocr-status", Value="down", Type="String", Overwrite=True)
+    ssm.put_parameter(Name=lab_cloud.resource("OcrStatusParameter"), Value="down", Type="String", Overwrite=True)
     upload(lab_cloud, "report.json", {"title": "Quarterly report", "pages": 12})
     lab_cloud.advance(30)  # the first attempt fails while the OCR service is down...
-    ssm.put_parameter(Name="/lambdalab/intake/ocr-status", Value="available", Type="String", Overwrite=True)
+    ssm.put_parameter(Name=lab_cloud.resource("OcrStatusParameter"), Value="available", Type="String", Overwrite=True)
     lab_cloud.run_until_idle()  # ...and the retry, one minute later, finds it back
     attempts = runs(lab_cloud)
     assert [(i.attempt, i.outcome) for i in attempts] == [(1, "Error"), (2, "Success")], lab_cloud.journal.table()
@@ -94,6 +96,7 @@ def test_a_document_uploaded_during_an_outage_is_processed_by_the_retry(lab_clou
                             "MaximumEventAgeInSeconds=14400 and DestinationConfig OnFailure = the queue ARN; a "
                             "corrupt file must raise (documents.CorruptDocument) without writing a DONE item or "
                             "publishing")
+@pytest.mark.local_only(reason="waits out async retries with run_until_idle; reads attempt times from the journal")
 def test_a_corrupt_document_ends_in_the_on_failure_queue_after_the_configured_attempts(lab_cloud, configure):
     reconfigure(lab_cloud, configure)
     config = lab_cloud.client("lambda").get_function_event_invoke_config(FunctionName=INTAKE)
@@ -115,6 +118,7 @@ def test_a_corrupt_document_ends_in_the_on_failure_queue_after_the_configured_at
 @pytest.mark.points(3, hint="Key the claim on the upload's identity (bucket, decoded key, versionId or eTag) with "
                             "a conditional put (attribute_not_exists); a second delivery of the same event must "
                             "find it DONE, or raise AlreadyInProgress while the first is still working")
+@pytest.mark.local_only(reason="scripts a duplicate S3 delivery with cloud.faults")
 def test_a_duplicate_s3_delivery_makes_one_item_and_one_message(lab_cloud):
     lab_cloud.faults.duplicate_delivery(BUCKET)
     upload(lab_cloud, "memo with spaces.json", {"title": "Memo", "pages": 1})
@@ -126,6 +130,7 @@ def test_a_duplicate_s3_delivery_makes_one_item_and_one_message(lab_cloud):
 
 @pytest.mark.points(3, hint="A retry carries the same request id as the attempt that failed: when the claim is "
                             "yours, carry on; when the item is DONE, do nothing (no second publish)")
+@pytest.mark.local_only(reason="scripts a crash after the work with cloud.faults")
 def test_a_retry_after_the_work_was_done_publishes_nothing_twice(lab_cloud):
     lab_cloud.faults.crash(INTAKE)  # the first attempt does everything, then its process dies
     upload(lab_cloud, "invoice.json", {"title": "Invoice", "pages": 2})
@@ -141,6 +146,7 @@ def test_a_retry_after_the_work_was_done_publishes_nothing_twice(lab_cloud):
 @pytest.mark.points(3, hint="With reserved concurrency 1, Lambda throttles most of a burst and requeues it for "
                             "hours: every document must still be processed exactly once, so keep "
                             "MaximumEventAgeInSeconds long enough (configure()) and the processing idempotent")
+@pytest.mark.local_only(reason="needs hours of throttle backoff on the virtual clock, and the journal")
 def test_a_burst_of_50_uploads_against_reserved_concurrency_1_is_absorbed(lab_cloud, configure):
     reconfigure(lab_cloud, configure)
     lab_cloud.client("lambda").put_function_concurrency(FunctionName=INTAKE, ReservedConcurrentExecutions=1)
@@ -159,6 +165,7 @@ def test_a_burst_of_50_uploads_against_reserved_concurrency_1_is_absorbed(lab_cl
 
 @pytest.mark.points(2, hint="configure() must set the OnFailure destination: with reserved concurrency 0, Lambda "
                             "sends every new event straight there, without running the function")
+@pytest.mark.local_only(reason="waits with run_until_idle and reads the throttle from the journal")
 def test_reserved_concurrency_0_sends_uploads_straight_to_the_failure_queue(lab_cloud, configure):
     reconfigure(lab_cloud, configure)
     lab_cloud.client("lambda").put_function_concurrency(FunctionName=INTAKE, ReservedConcurrentExecutions=0)

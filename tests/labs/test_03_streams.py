@@ -5,6 +5,7 @@ Each check drives the learner's code through the local engine: transactions go o
 scripted faults replay batches, fail or crash invocations, then the balances, the audit table,
 the on-failure queue and the journal are read back. Checks move the virtual clock a bounded
 15 minutes, so a starter that fails every batch is graded quickly instead of retried for a day.
+Every check needs the engine, so all are local only on a deployed stack.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def load(request: pytest.FixtureRequest) -> Any:
 @pytest.mark.points(3, hint="ops/failure_settings.py must bound retries (MaximumRetryAttempts = MAX_ATTEMPTS - 1), "
                             "bisect failing batches and name the on-failure queue; the ledger must report the "
                             "poison record in batchItemFailures so only it ends in LedgerFailuresQueue.")
+@pytest.mark.local_only(reason="moves the virtual clock and counts deliveries in the mapping's stats")
 def test_a_poison_transaction_is_tried_a_bounded_number_of_times_then_set_aside(configured_cloud: Any, lab_root: Any,
                                                                                  load: Any) -> None:
     cloud = configured_cloud
@@ -157,6 +159,7 @@ def test_a_poison_transaction_is_tried_a_bounded_number_of_times_then_set_aside(
 
 @pytest.mark.points(2, hint="Return {'batchItemFailures': [{'itemIdentifier': <sequenceNumber>}]} for the FIRST "
                             "record that fails and stop there: records before it must not be delivered again.")
+@pytest.mark.local_only(reason="moves the virtual clock and counts deliveries in the mapping's stats")
 def test_records_before_a_failed_one_are_not_delivered_again(configured_cloud: Any) -> None:
     cloud = configured_cloud
     good = transactions(6, "partial", accounts=1)
@@ -170,6 +173,7 @@ def test_records_before_a_failed_one_are_not_delivered_again(configured_cloud: A
 
 @pytest.mark.points(2, hint="A batch that fails as a whole (here a scripted error) comes back: applying it again "
                             "must give the same balances.")
+@pytest.mark.local_only(reason="scripts failed batches with cloud.faults")
 def test_a_failed_batch_is_retried_until_it_succeeds(cloud: Any) -> None:
     txs = transactions(20, "retried")
     cloud.faults.fail(LEDGER, times=2)
@@ -183,6 +187,7 @@ def test_a_failed_batch_is_retried_until_it_succeeds(cloud: Any) -> None:
 @pytest.mark.points(3, hint="A replayed batch must not apply a transaction twice: record each txId with a "
                             "conditional write (attribute_not_exists) in the same DynamoDB transaction as the "
                             "balance update.")
+@pytest.mark.local_only(reason="scripts batch replays with cloud.faults")
 def test_replayed_batches_leave_balances_exact(cloud: Any) -> None:
     txs = transactions(24, "replayed")
     replays = streams.mapping(cloud, LEDGER).stats.replays
@@ -194,6 +199,7 @@ def test_replayed_batches_leave_balances_exact(cloud: Any) -> None:
 
 
 @pytest.mark.points(2, hint="The same transaction written twice to the stream (same txId) must be applied once.")
+@pytest.mark.local_only(reason="moves the virtual clock to let the stream poller run")
 def test_duplicate_transactions_are_applied_once(cloud: Any) -> None:
     txs = transactions(10, "duplicated")
     put(cloud, *txs, *txs[:5], *txs[2:4])
@@ -203,6 +209,7 @@ def test_duplicate_transactions_are_applied_once(cloud: Any) -> None:
 
 @pytest.mark.points(2, hint="After a crash the whole batch comes back, though some transactions were applied: "
                             "the txId condition must make the second pass a no-op for them.")
+@pytest.mark.local_only(reason="scripts crashes with cloud.faults")
 def test_a_crash_after_applying_leaves_balances_exact(cloud: Any) -> None:
     txs = transactions(16, "crashed")
     cloud.faults.crash(LEDGER, times=2)
@@ -213,6 +220,7 @@ def test_a_crash_after_applying_leaves_balances_exact(cloud: Any) -> None:
 
 @pytest.mark.points(2, hint="The audit writer must write each stream record's entry once (key: its SequenceNumber, "
                             "attribute_not_exists) and flag a change from >= 0 to < 0 as an overdraft.")
+@pytest.mark.local_only(reason="scripts stream replays with cloud.faults")
 def test_the_audit_trail_has_one_entry_per_change_and_flags_overdrafts_once(cloud: Any) -> None:
     cloud.faults.replay("AccountsTable", times=3)
     txs = [{"txId": f"audited-t{n}", "account": "audited-0", "amount": amount}
@@ -227,6 +235,7 @@ def test_the_audit_trail_has_one_entry_per_change_and_flags_overdrafts_once(clou
 # -- concurrency limits ------------------------------------------------------------------------
 @pytest.mark.points(2, hint="Concurrency is shards x ParallelizationFactor (2 x 2): the ledger must stay correct "
                             "with four batches running at once.")
+@pytest.mark.local_only(reason="measures concurrency from the journal")
 def test_shards_times_parallelization_factor_bounds_concurrency(cloud: Any) -> None:
     txs = transactions(60, "parallel", accounts=12)
     put(cloud, *txs)
@@ -237,6 +246,7 @@ def test_shards_times_parallelization_factor_bounds_concurrency(cloud: Any) -> N
 
 @pytest.mark.points(2, hint="Records of one account keep their order even with ParallelizationFactor 2; the audit "
                             "trail (from the accounts stream) must show each account's transactions in that order.")
+@pytest.mark.local_only(reason="moves the virtual clock to let the stream pollers run")
 def test_per_account_order_is_kept_under_parallelization(cloud: Any) -> None:
     txs = transactions(36, "ordered", accounts=6)
     put(cloud, *txs)
@@ -249,6 +259,7 @@ def test_per_account_order_is_kept_under_parallelization(cloud: Any) -> None:
 
 @pytest.mark.points(2, hint="With reserved concurrency 1 (below shards x ParallelizationFactor) batches are "
                             "throttled and retried: the balances must still be exact.")
+@pytest.mark.local_only(reason="reads throttles from the journal and discards from the mapping's stats")
 def test_reserved_concurrency_below_shards_times_factor_throttles_and_loses_nothing(cloud: Any) -> None:
     lam = cloud.client("lambda")
     discarded = streams.mapping(cloud, LEDGER).stats.discarded

@@ -2,7 +2,8 @@
 
 Each check drives the learner's code through the local engine: export requests through the local
 HTTP API or straight onto the queue, scripted faults (duplicates, crashes), then the journal, the
-job table, the versions of the CSV objects in S3 and the dead-letter queue are read back.
+job table, the versions of the CSV objects in S3 and the dead-letter queue are read back. Every
+check needs the engine (faults, the journal, the virtual clock), so all are local only on a stack.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def put_lock(cloud, job_id, expires_at):
 
 @pytest.mark.points(2, hint="job_id must hash the *normalised* parameters (keys and strings stripped and "
                             "lowercased, JSON with sorted keys): the same request twice is one job, one CSV")
+@pytest.mark.local_only(reason="waits for the worker with run_until_idle")
 def test_the_same_request_twice_is_one_job_with_one_csv(lab_cloud):
     first = request_export(lab_cloud, {"report": "Orders", "rows": 5})
     second = request_export(lab_cloud, {" ROWS": 5, "report": " orders "})
@@ -105,6 +107,7 @@ def test_the_same_request_twice_is_one_job_with_one_csv(lab_cloud):
 
 @pytest.mark.points(2, hint="a job that fails must be reported in batchItemFailures (and its lock released), "
                             "so the message comes back after the visibility timeout and succeeds then")
+@pytest.mark.local_only(reason="reads receive times from the journal (visibility timeouts on the virtual clock)")
 def test_a_transiently_failing_job_succeeds_on_a_later_receive(lab_cloud):
     enqueue(lab_cloud, ("flaky", {"report": "orders", "chaos": "transient-3"}))
     lab_cloud.run_until_idle()
@@ -116,6 +119,7 @@ def test_a_transiently_failing_job_succeeds_on_a_later_receive(lab_cloud):
 
 @pytest.mark.points(2, hint="report only the failing job in batchItemFailures: the poison job must reach the "
                             "DLQ after maxReceiveCount (5) receives while the other jobs of its batch run once")
+@pytest.mark.local_only(reason="counts receives in the journal after run_until_idle")
 def test_a_poison_job_reaches_the_dlq_and_its_batch_mates_run_once(lab_cloud):
     enqueue(lab_cloud, ("a", {"report": "a"}), ("poison", {"report": "p", "chaos": "poison"}), ("b", {"report": "b"}))
     lab_cloud.run_until_idle()
@@ -131,6 +135,7 @@ def test_a_poison_job_reaches_the_dlq_and_its_batch_mates_run_once(lab_cloud):
 @pytest.mark.points(2, hint="take the DynamoDB lock before exporting: when two deliveries of one message run "
                             "at once, one gets INPROGRESS (AlreadyInProgress -> batch item failure) and the "
                             "job is exported once")
+@pytest.mark.local_only(reason="scripts a duplicate delivery with cloud.faults")
 def test_concurrent_duplicate_deliveries_export_once(lab_cloud):
     lab_cloud.faults.duplicate_delivery(QUEUE)
     enqueue(lab_cloud, ("dup", {"report": "orders", "rows": 50}))
@@ -143,6 +148,7 @@ def test_concurrent_duplicate_deliveries_export_once(lab_cloud):
 
 @pytest.mark.points(2, hint="a redelivered message whose job is COMPLETED must not export again: acquire() "
                             "returns the stored result, and the worker keeps the same key and URL")
+@pytest.mark.local_only(reason="scripts a crash with cloud.faults")
 def test_redelivery_after_a_crash_exports_once(lab_cloud):
     lab_cloud.faults.crash(WORKER)  # the worker finishes, then dies before answering: the batch comes back
     enqueue(lab_cloud, ("crash", {"report": "orders"}))
@@ -155,6 +161,7 @@ def test_redelivery_after_a_crash_exports_once(lab_cloud):
 
 @pytest.mark.points(1, hint="a claim whose expiresAt has passed belongs to a crashed worker: the condition "
                             "must let a new worker take it over (status INPROGRESS AND expiresAt < now)")
+@pytest.mark.local_only(reason="waits with run_until_idle and counts invocations in the journal")
 def test_a_lock_left_by_a_crashed_worker_expires_and_the_job_is_redone_once(lab_cloud):
     put_lock(lab_cloud, "orphan", time.time() - 3600)
     enqueue(lab_cloud, ("orphan", {"report": "orders"}))
@@ -165,6 +172,7 @@ def test_a_lock_left_by_a_crashed_worker_expires_and_the_job_is_redone_once(lab_
 
 @pytest.mark.points(1, hint="while another worker holds a live INPROGRESS claim, report the message as a batch "
                             "item failure (do not export, do not delete the claim): it comes back later")
+@pytest.mark.local_only(reason="moves the virtual clock and reads the queue mapping's stats")
 def test_a_duplicate_while_in_progress_is_retried_later(lab_cloud):
     put_lock(lab_cloud, "busy", time.time() + 3600)
     enqueue(lab_cloud, ("busy", {"report": "orders"}))
@@ -184,6 +192,7 @@ def test_a_duplicate_while_in_progress_is_retried_later(lab_cloud):
 
 @pytest.mark.points(2, hint="with MaximumConcurrency 2 the worker never runs more than twice at once; every "
                             "job must still complete, each exported once")
+@pytest.mark.local_only(reason="measures concurrency from the journal")
 def test_maximum_concurrency_two_runs_at_most_two_batches(lab_cloud):
     enqueue(lab_cloud, *((f"job{n}", {"report": "orders", "rows": n}) for n in range(20)))
     lab_cloud.run_until_idle()
@@ -194,6 +203,7 @@ def test_maximum_concurrency_two_runs_at_most_two_batches(lab_cloud):
 
 @pytest.mark.points(2, hint="reserved concurrency 1 below MaximumConcurrency 2 throttles batches; they return "
                             "after the visibility timeout, and every job must still complete, none in the DLQ")
+@pytest.mark.local_only(reason="reads throttles from the journal and the queue mapping's stats")
 def test_reserved_concurrency_below_maximum_concurrency_throttles_but_loses_nothing(lab_cloud):
     lab_cloud.client("lambda").put_function_concurrency(FunctionName=WORKER, ReservedConcurrentExecutions=1)
     enqueue(lab_cloud, *((f"job{n}", {"report": "orders", "rows": n}) for n in range(10)))

@@ -69,7 +69,7 @@ def post_with_retries(url, body, idempotency_key=None, max_attempts=5, base_dela
         statuses.append(status)
         if status not in RETRYABLE_STATUSES:
             break
-    if status is None and last_error is not None:
+    if statuses[-1] is None and last_error is not None:  # the last attempt got no answer at all
         raise last_error
     return ApiResponse(status, parsed, len(statuses), statuses)
     # END SOLUTION
