@@ -23,8 +23,16 @@ if TYPE_CHECKING:
     from lambdalab.service import LambdaService
 
 LOG_STREAM = "lambdalab-async"
+SNS_MAX_BYTES = 256 * 1024  # SNS's message size limit [CFN-ONF]
+PAYLOAD_KEYS = ("requestPayload", "responsePayload")
 DESTINATION_FAILURE = "DestinationDeliveryFailures"
 DEAD_LETTER_FAILURE = "DeadLetterErrors"
+
+
+def without_payloads(record: dict[str, Any]) -> dict[str, Any]:
+    """What an SNS destination gets when request plus response exceed SNS's 256 KB: "Lambda will
+    drop the payload" [CFN-ONF], keeping the record's context."""
+    return {k: v for k, v in record.items() if k not in PAYLOAD_KEYS}
 
 
 class DeliveryFailed(LambdaLabError):
@@ -42,6 +50,8 @@ class Destinations:
         """An invocation record to an OnSuccess / OnFailure destination; False (and logged) if it failed."""
         try:
             body = json.dumps(record)
+            if arn_service(arn) == "sns" and len(body.encode()) > SNS_MAX_BYTES:
+                body = json.dumps(without_payloads(record))
             if arn_service(arn) == "lambda":
                 self._service.invoke(arn, body.encode(), invocation_type="Event",
                                      source=f"destination:{fn.FunctionName}")

@@ -162,6 +162,17 @@ def test_lambda_and_sns_destinations_receive_the_record(cloud):
     assert failure["requestContext"]["condition"] == "RetriesExhausted"
 
 
+def test_an_sns_destination_gets_the_record_without_payloads_over_256_kb(cloud):
+    """[CFN-ONF]: SNS has a 256 KB message limit; when request plus response payloads exceed it,
+    Lambda drops the payload and still delivers the record."""
+    cloud.invoke("Watcher", {"fail": "no", "padding": "x" * 300_000}, invocation_type="Event")
+    cloud.run_until_idle()
+    [failure] = bodies(cloud, "FailuresCopy")
+    assert failure["requestContext"]["condition"] == "RetriesExhausted"
+    assert "requestPayload" not in failure and "responsePayload" not in failure
+    assert failure["responseContext"]["functionError"] == "Unhandled"
+
+
 def test_a_fifo_destination_fails_delivery_and_says_so(make_cloud):
     """[A-REC]: FIFO queues are not valid destinations: DestinationDeliveryFailures, logged."""
     from tests.engine.apps import function
