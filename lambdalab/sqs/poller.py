@@ -82,6 +82,7 @@ class SqsPoller:
         self._sequence_numbers: dict[str, int] = {}  # FIFO message id -> its number, in first-receive order
         self._next_sequence = itertools.count(1)
         self._window_ends: float | None = None
+        self._held: list[_Batch] = []  # received batches waiting for a free slot of the mapping
         self._closed = False
 
     # -- the Poller protocol -------------------------------------------------------------------
@@ -90,9 +91,12 @@ class SqsPoller:
             return False
         now = self._clock.now()
         queue = self._dataplane.queue_attributes(self.config.queue_url)
-        if not self._window_closed(now, queue):
+        batches, self._held = self._held, []
+        if not batches and not self._window_closed(now, queue):
             return False
-        batches = self._receive(self.scaling.concurrency(now), now, queue)
+        room = self.scaling.concurrency(now) - len(batches)
+        if room > 0:
+            batches += self._receive(room, now, queue)
         if not batches:
             self.scaling.found_none()
             return False
@@ -235,8 +239,12 @@ class SqsPoller:
 
     # -- delivering and settling ---------------------------------------------------------------
     def _deliver(self, batches: list[_Batch], visibility: int, max_receives: int | None) -> None:
-        batches = self._with_duplicates(batches)
         start = self._clock.now()
+        # Never more batches at once than the mapping may run [SQS-S],[API-SC]: batches beyond it (a
+        # 6 MB split, a duplicate) wait, still invisible, for the next round.
+        batches = self._with_duplicates(batches)
+        limit = self.scaling.concurrency(start)
+        batches, self._held = batches[:limit], batches[limit:]
         deliveries = [
             Delivery(json.dumps({"Records": b.records}).encode(), self._service.request_ids.next(),
                      max(receive_count(r) for r in b.records), start)

@@ -28,6 +28,19 @@ def test_maximum_concurrency_caps_concurrent_invocations(make_cloud):
     assert cloud.journal.counts("Worker") == {"Success": 10}
 
 
+def test_duplicates_wait_for_a_free_slot_under_maximum_concurrency(make_cloud):
+    """[API-SC],[ESM]: a duplicate delivery is still an invocation of the mapping, so it never takes
+    the mapping past MaximumConcurrency; it runs in a later round, and every message is processed."""
+    cloud = make_cloud(*queue_app(events="BatchSize: 1\nScalingConfig:\n  MaximumConcurrency: 2"))
+    cloud.faults.duplicate_delivery("Jobs", times=2)
+    send(cloud, *({"id": n} for n in range(4)))
+    cloud.run_until_idle()
+    runs = cloud.journal.invocations("Worker")
+    assert len(runs) == 6 and max_concurrency(runs) == 2, cloud.journal.table("Worker")
+    assert sorted(s["id"] for s in seen(cloud)) == [0, 0, 1, 1, 2, 3]
+    assert queue_depth(cloud, "Jobs") == 0 and dead_letters(cloud) == []
+
+
 def test_reserved_concurrency_below_the_pollers_throttles_and_messages_return(make_cloud):
     """[SQS-E],[CONC-a]: when the function's reserved concurrency is below the poller's concurrency, the
     extra batches are throttled (Reason ReservedFunctionConcurrentInvocationLimitExceeded) and their messages
