@@ -56,6 +56,20 @@ def test_latest_delivers_records_written_after_the_mapping_was_created(make_clou
     assert [e["id"] for e in seen(cloud)] == [1, 2]
 
 
+def test_at_timestamp_delivers_only_records_that_arrived_from_the_timestamp_on(make_cloud: Any) -> None:
+    """[ESM-API] AT_TIMESTAMP starts reading at StartingPositionTimestamp: records that arrived
+    before it are skipped, later ones delivered in order (arrival on the engine's clock)."""
+    from lambdalab.clock import VIRTUAL_EPOCH
+
+    cloud = start(make_cloud, f"StartingPosition: AT_TIMESTAMP\nStartingPositionTimestamp: {VIRTUAL_EPOCH + 60}")
+    put(cloud, {"id": "early"}, shard=0)
+    cloud.advance(120)
+    put(cloud, {"id": "late-0"}, shard=0)
+    put(cloud, {"id": "late-1"}, shard=1)
+    cloud.run_until_idle()
+    assert sorted(e["id"] for e in seen(cloud)) == ["late-0", "late-1"]
+
+
 def test_parallelization_factor_runs_shards_times_factor_batches_and_keeps_key_order(make_cloud: Any) -> None:
     """[KIN],[ESM-API] With ParallelizationFactor N each shard runs up to N batches at once
     (concurrency = shards x N), and records of one partition key stay in order."""
