@@ -4,6 +4,7 @@
     python3 tasks.py course   # set up .venv, start the local cloud and JupyterLab on notebooks/
     python3 tasks.py test     # set up .venv, run lint, types, engine tests, graded checks, notebooks
     python3 tasks.py sam      # set up .venv-sam (the SAM CLI) and run `sam validate --lint`
+    python3 tasks.py sam build  # `sam build` into .aws-sam/, with the template's Runtime interpreter
     python3 tasks.py events   # regenerate events/ with `sam local generate-event`
 
 Everything else (`lambdalab ...`) runs from the virtual environment this script creates.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -66,6 +69,39 @@ def sam(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
     print("$ sam", " ".join(args), flush=True)
     return subprocess.run([str(SAM_BIN / "sam"), *args], cwd=ROOT, env=env, text=True, check=False,
                           capture_output=capture)
+
+
+def template_runtimes() -> list[str]:
+    """The Python runtimes template.yaml declares (Globals or per function), e.g. ["python3.12"]."""
+    text = (ROOT / "template.yaml").read_text()
+    return sorted(set(re.findall(r"^\s*Runtime:\s*[\"']?(python3\.\d+)", text, flags=re.MULTILINE)))
+
+
+def _interpreter_problem(name: str) -> str | None:
+    """Why ``name`` (e.g. python3.12) cannot build, or None when it runs."""
+    if shutil.which(name) is None:
+        return f"{name} is not on PATH"
+    done = subprocess.run([name, "--version"], capture_output=True, text=True, check=False)
+    if done.returncode:  # a pyenv shim for a version that is installed but not selected
+        reason = (done.stderr or done.stdout).strip().splitlines()
+        return f"{name} is on PATH but does not run ({reason[0] if reason else f'exit {done.returncode}'})"
+    return None
+
+
+def sam_build() -> int:
+    """`sam build` into .aws-sam/: pip installs each function's requirements with the interpreter of
+    its Runtime, so that interpreter must run here (or Docker must, for `sam build --use-container`)."""
+    missing = [(name, problem) for name in template_runtimes() if (problem := _interpreter_problem(name))]
+    if missing:
+        name, version = missing[0][0], missing[0][0].removeprefix("python")
+        print("sam build needs the interpreter of the template's Runtime:",
+              *(problem for _, problem in missing), sep="\n  ")
+        print(f"Get {name} from python.org, with pyenv (`pyenv install {version}`, then list it after your "
+              f"own version in `pyenv global` or `pyenv shell`) or on Ubuntu from the deadsnakes PPA "
+              f"(`sudo apt install {name}`); or, with Docker running, build in the runtime's image: "
+              "`.venv-sam/bin/sam build --use-container`.")
+        return 1
+    return sam("build", "--template", "template.yaml", "--build-dir", ".aws-sam/build").returncode
 
 
 def regenerate_events() -> int:
@@ -133,6 +169,8 @@ def main() -> int:
         print(__doc__)
         return 2
     if command == "sam":
+        if sys.argv[2:] == ["build"]:
+            return sam_build()
         return sam("validate", "--lint", "--template", "template.yaml").returncode
     if command == "events":
         return regenerate_events()

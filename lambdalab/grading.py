@@ -30,6 +30,7 @@ CLOUDS = ("local", "aws")
 CLOUD_VARIABLE = "LAMBDALAB_CLOUD"
 STACK_VARIABLE = "LAMBDALAB_STACK"
 LOCAL_ONLY = "local only"
+HIDDEN_CHECKS = "hidden"  # tests/labs/hidden/: checks learners do not see, fetched by the grading job
 
 
 @dataclass(frozen=True)
@@ -276,11 +277,17 @@ def write_report(path: Path, results: list[CheckResult], target: str, cloud: str
 
 
 def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bool = True,
-               cloud: str | None = None, stack: str | None = None) -> dict[str, Any]:
+               cloud: str | None = None, stack: str | None = None, hidden: bool = True) -> dict[str, Any]:
     """Run a lab's graded checks (all labs when ``lab`` is None) in a fresh pytest process;
-    ``cloud``/``stack`` default to ``$LAMBDALAB_CLOUD``/``$LAMBDALAB_STACK``, then the local cloud."""
+    ``cloud``/``stack`` default to ``$LAMBDALAB_CLOUD``/``$LAMBDALAB_STACK``, then the local cloud.
+
+    An instructor's hidden checks, copied into ``tests/labs/hidden/`` before grading, run with them
+    unless ``hidden`` is False: ``hidden/test_<lab>*.py`` with a lab's checks, every
+    ``hidden/test_*.py`` with all labs."""
     tests = root / "tests" / "labs"
     files = sorted(tests.glob(f"test_{lab}.py" if lab else "test_*.py"))
+    if hidden:
+        files += sorted((tests / HIDDEN_CHECKS).glob(f"test_{lab}*.py" if lab else "test_*.py"))
     if not files:
         raise FileNotFoundError(f"no graded checks for {lab or 'any lab'} in {tests}")
     env = {**os.environ, TARGET_VARIABLE: target}
@@ -322,13 +329,15 @@ def grade(lab: str, target: str | None = None, root: str | Path | None = None) -
 
     The target comes from ``LAMBDALAB_TARGET`` (default ``labs``): the kit's CI sets
     ``solutions``; an instructor's CI leaves it, so the notebook passes only on full marks.
+    Hidden checks are left out: the table must match the notebook's committed outputs even where a
+    grading job has fetched them, and a learner's table must not show them.
     """
     import tempfile
 
     chosen = target or os.environ.get(TARGET_VARIABLE) or "labs"
     base = Path(root) if root else _find_root(Path.cwd())
     with tempfile.TemporaryDirectory() as scratch:
-        report = run_checks(base, lab, chosen, Path(scratch) / "grade-report")
+        report = run_checks(base, lab, chosen, Path(scratch) / "grade-report", hidden=False)
     print(markdown(report))
     return report
 

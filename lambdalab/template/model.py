@@ -26,6 +26,7 @@ from lambdalab.errors import ConfigurationError
 from lambdalab.provision import DATA_PLANE_TYPES, NOT_ENFORCED_TYPES, ClientFactory, ResourceType
 from lambdalab.template.intrinsics import Resolver, references
 from lambdalab.template.load import LoadedTemplate
+from lambdalab.template.openapi import SAM_API_TYPES, check_sam_apis, operations
 
 FUNCTION_PROPERTIES = frozenset({
     "Code", "Handler", "Runtime", "Timeout", "MemorySize", "Environment", "ReservedConcurrentExecutions",
@@ -221,29 +222,27 @@ class CloudModel:
         body = res.get("Properties", {}).get("Body")
         if not isinstance(body, dict):
             raise ConfigurationError("an API needs an inline definition (Body) locally", lid, "Body")
+        sam_type = self.template.sam["Resources"].get(lid, {}).get("Type")
+        where = "DefinitionBody" if sam_type in SAM_API_TYPES else "Body"
         routes = []
-        for path, methods in (body.get("paths") or {}).items():
-            for method, op in methods.items():
-                integration = op.get("x-amazon-apigateway-integration") if isinstance(op, dict) else None
-                if not integration:
-                    continue
-                uri = integration.get("uri", {})
-                text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
-                text = text[0] if isinstance(text, list) else text
-                found = _FUNCTION_IN_URI.search(str(text))
-                if not found or found.group(1) not in self.functions:
-                    raise ConfigurationError(f"integration of {method.upper()} {path} is not a template function", lid)
-                if integration.get("type") != "aws_proxy":
-                    raise ConfigurationError("only Lambda proxy integrations are supported locally", lid, path)
-                routes.append(Route(
-                    method="ANY" if method == "x-amazon-apigateway-any-method" else method.upper(),
-                    path=path,
-                    function=found.group(1),
-                    payload_format=str(integration.get("payloadFormatVersion", "2.0" if kind == "HTTP" else "1.0")),
-                    timeout_ms=_int_in_range(lid, f"{path} timeoutInMillis",
-                                             integration.get("timeoutInMillis", INTEGRATION_TIMEOUT_MS[kind][1]),
-                                             *INTEGRATION_TIMEOUT_MS[kind]),
-                ))
+        for path, method, integration, at in operations(lid, where, body):
+            uri = integration.get("uri", {})
+            text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
+            text = text[0] if isinstance(text, list) else text
+            found = _FUNCTION_IN_URI.search(str(text))
+            if integration.get("type") != "aws_proxy":
+                raise ConfigurationError("only Lambda proxy integrations are supported locally", lid, at)
+            if not found or found.group(1) not in self.functions:
+                raise ConfigurationError(f"integration of {method.upper()} {path} is not a template function", lid, at)
+            routes.append(Route(
+                method="ANY" if method == "x-amazon-apigateway-any-method" else method.upper(),
+                path=path,
+                function=found.group(1),
+                payload_format=str(integration.get("payloadFormatVersion", "2.0" if kind == "HTTP" else "1.0")),
+                timeout_ms=_int_in_range(lid, f"{path} timeoutInMillis",
+                                         integration.get("timeoutInMillis", INTEGRATION_TIMEOUT_MS[kind][1]),
+                                         *INTEGRATION_TIMEOUT_MS[kind]),
+            ))
         stage = "$default" if kind == "HTTP" else "Prod"
         for other in self.resources.values():
             p = other.get("Properties", {})
@@ -328,6 +327,7 @@ def build_model(template: LoadedTemplate, code_path: Callable[[str], str] | None
         raise ConfigurationError("parameters need a Default to run locally", missing[0], "Default")
     if template.cfn.get("Conditions"):
         raise ConfigurationError("Conditions are not supported locally", "Conditions")
+    check_sam_apis(template.sam)
     resources = template.cfn["Resources"]
     for lid, res in resources.items():
         if "Condition" in res:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -374,3 +375,36 @@ def test_local_cloud_serves_api_and_http_api_events_through_real_functions(tmp_p
         assert (api.status_code, api.text) == (200, "2.0 $default")
         assert [i.source for i in cloud.journal.invocations("HelloFunction")] == [
             "apigateway:ServerlessRestApi", "apigateway:ServerlessHttpApi"]
+
+
+LAMBDA_URI = "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${OrdersFunction.Arn}/invocations"
+
+
+def test_an_openapi_body_of_proxy_operations_with_path_parameters_and_documentation_is_served(tmp_path):
+    """[REST] What a DefinitionBody may hold besides its Lambda proxy integrations is what changes
+    nothing about a request: summaries, responses, declared path parameters (the gateway passes
+    them on) and an empty security list. Such a body starts and each operation becomes a route;
+    anything that would act on a request is refused instead (design: refuse, never ignore)."""
+    resources = textwrap.dedent("""
+        OrdersApi:
+          Type: AWS::Serverless::Api
+          Properties:
+            StageName: Prod
+            DefinitionBody:
+              swagger: "2.0"
+              info: {title: orders, version: "1"}
+              paths:
+                /orders/{id}:
+                  parameters: [{name: id, in: path, required: true, type: string}]
+                  get:
+                    summary: One order
+                    security: []
+                    responses: {"200": {description: the order}}
+                    x-amazon-apigateway-integration:
+                      type: aws_proxy
+                      httpMethod: POST
+                      uri: !Sub URI
+        """).replace("URI", LAMBDA_URI) + function("OrdersFunction")
+    model = build_model(load_template(write_app(tmp_path, resources, APP)))
+    model.deploy(clients=None)
+    assert model.apis["OrdersApi"].routes == (Route("GET", "/orders/{id}", "OrdersFunction", "1.0", 29000),)

@@ -127,6 +127,15 @@ EventInvokeConfig:
       Type: EventBridge
       Destination: arn:aws:events:us-east-1:123456789012:event-bus/default
 """
+API_EVENT = """\
+Events:
+  Create:
+    Type: Api
+    Properties:
+      Path: /orders
+      Method: post
+      {prop}
+"""
 REFUSED_TEMPLATES = {
     "TumblingWindowInSeconds":
         STREAM + function("Fn", extra=KINESIS_EVENT.format(prop="TumblingWindowInSeconds: 60")),
@@ -138,6 +147,12 @@ REFUSED_TEMPLATES = {
         "Fn", AutoPublishAlias="live", extra="ProvisionedConcurrencyConfig:\n  ProvisionedConcurrentExecutions: 1\n"),
     "SnapStart": function("Fn", extra="SnapStart:\n  ApplyOn: PublishedVersions\n"),
     "Provisioned mode": QUEUE + function("Fn", extra=SQS_EVENT),
+    "API keys, authorizers": function("Fn", extra=API_EVENT.format(prop="Auth: {ApiKeyRequired: true}")),
+    "Request parameters and models": function(
+        "Fn", extra=API_EVENT.format(prop="RequestParameters: [method.request.header.x-customer]")),
+    "Operations without a Lambda proxy integration": (
+        "Api:\n  Type: AWS::Serverless::Api\n  Properties:\n    StageName: Prod\n    DefinitionBody:\n"
+        "      swagger: '2.0'\n      info: {title: api, version: '1'}\n      paths: {/x: {get: {responses: {}}}}\n"),
 }
 
 

@@ -85,3 +85,24 @@ def test_a_graded_run_writes_points_hints_and_a_total(tmp_path):
     assert "| 01_demo | test_bad | 0/3 | failed |" in table
     assert "- test_bad: retry with backoff" in table
     assert json.loads((tmp_path / "report.json").read_text()) == report
+
+
+def test_hidden_checks_in_tests_labs_hidden_are_graded_with_their_lab(tmp_path):
+    """An instructor's hidden checks, fetched into tests/labs/hidden/ before grading, run with the
+    lab their file name starts with and appear as their own lab in the report; grading every lab
+    runs all of them. A notebook's grade cell leaves them out, so its table still matches the
+    committed outputs (docs/instructors.md, hidden checks)."""
+    tests = tmp_path / "tests" / "labs"
+    (tests / "hidden").mkdir(parents=True)
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    check = "import pytest\n\n@pytest.mark.points({points})\ndef test_{name}():\n    assert True\n"
+    (tests / "test_01_demo.py").write_text(check.format(points=1, name="public"))
+    (tests / "hidden" / "test_01_demo_hidden.py").write_text(check.format(points=2, name="unseen"))
+    (tests / "hidden" / "test_02_other_hidden.py").write_text(check.format(points=4, name="elsewhere"))
+    one = grading.run_checks(tmp_path, "01_demo", "solutions", tmp_path / "one")
+    assert [(c["lab"], c["check"], c["earned"]) for c in one["checks"]] == [
+        ("01_demo", "test_public", 1), ("01_demo_hidden", "test_unseen", 2)]
+    every = grading.run_checks(tmp_path, None, "solutions", tmp_path / "every")
+    assert sorted(c["lab"] for c in every["checks"]) == ["01_demo", "01_demo_hidden", "02_other_hidden"]
+    notebook = grading.grade("01_demo", "solutions", tmp_path)  # must match the committed outputs
+    assert [c["lab"] for c in notebook["checks"]] == ["01_demo"]

@@ -209,3 +209,105 @@ def test_env_vars_overrides_are_held_to_the_same_rules(tmp_path, key, words):
         LocalCloud.start(template, env_vars={"Fn": {key: "x"}}).close()
     assert (raised.value.logical_id, raised.value.property) == ("Fn", f"Environment.Variables.{key}")
     assert words in str(raised.value)
+
+
+def rest_body(operation: str, top: str = "") -> str:
+    """A SAM Api ``OrdersApi`` with an OpenAPI DefinitionBody: POST /orders is ``operation`` (YAML
+    lines under the method), ``top`` more keys of the body, and ``OrdersFunction`` behind it."""
+    lines = textwrap.indent(textwrap.dedent(operation).strip("\n"), " " * 12)
+    extra = textwrap.indent(textwrap.dedent(top).strip("\n"), " " * 6)
+    return textwrap.dedent("""
+        OrdersApi:
+          Type: AWS::Serverless::Api
+          Properties:
+            StageName: Prod
+            DefinitionBody:
+              swagger: "2.0"
+              info: {title: orders, version: "1"}
+              paths:
+                /orders:
+                  post:
+        """).lstrip("\n") + lines + "\n" + (extra + "\n" if top else "") + function("OrdersFunction")
+
+
+INTEGRATION = """
+x-amazon-apigateway-integration:
+  type: aws_proxy
+  httpMethod: POST
+  uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${OrdersFunction.Arn}/invocations
+"""
+JWT = "{Authorizers: {Jwt: {JwtConfiguration: {issuer: 'https://issuer', audience: [a]}, " \
+      "IdentitySource: $request.header.Authorization}}, DefaultAuthorizer: Jwt}"
+
+
+@pytest.mark.parametrize(("resources", "where", "words"), [
+    (function("OrdersFunction", extra="""
+        Events:
+          CreateOrder: {Type: Api, Properties: {Path: /orders, Method: post, Auth: {ApiKeyRequired: true}}}
+     """), ("OrdersFunction", "Events.CreateOrder.Properties.Auth"), "authorization (API keys"),
+    (function("OrdersFunction", extra="""
+        Events:
+          FindOrders:
+            Type: Api
+            Properties: {Path: /orders, Method: get, RequestParameters: [method.request.querystring.customer]}
+     """), ("OrdersFunction", "Events.FindOrders.Properties.RequestParameters"), "request parameters"),
+    ("OrdersApi:\n  Type: AWS::Serverless::Api\n"
+     "  Properties: {StageName: Prod, Models: {Order: {type: object}}}\n" + function("OrdersFunction", extra="""
+        Events:
+          CreateOrder:
+            Type: Api
+            Properties: {RestApiId: !Ref OrdersApi, Path: /orders, Method: post, RequestModel: {Model: Order}}
+     """), ("OrdersFunction", "Events.CreateOrder.Properties.RequestModel"), "request models"),
+    ("OrdersApi:\n  Type: AWS::Serverless::Api\n  Properties: {StageName: Prod, Auth: {ApiKeyRequired: true}}\n"
+     + function("OrdersFunction", extra="""
+        Events:
+          CreateOrder: {Type: Api, Properties: {RestApiId: !Ref OrdersApi, Path: /orders, Method: post}}
+     """), ("OrdersApi", "Auth"), "authorization"),
+    (f"OrdersHttpApi:\n  Type: AWS::Serverless::HttpApi\n  Properties: {{Auth: {JWT}}}\n"
+     + function("OrdersFunction", extra="""
+        Events:
+          CreateOrder: {Type: HttpApi, Properties: {ApiId: !Ref OrdersHttpApi, Path: /orders, Method: post}}
+     """), ("OrdersHttpApi", "Auth"), "authorization"),
+    (rest_body(INTEGRATION + "security: [{api_key: []}]"),
+     ("OrdersApi", "DefinitionBody.paths./orders.post.security"), "authorization"),
+    (rest_body(INTEGRATION + "parameters: [{name: customer, in: query, required: true, type: string}]"),
+     ("OrdersApi", "DefinitionBody.paths./orders.post.parameters"), "request parameters"),
+    (rest_body(INTEGRATION, top="securityDefinitions: {api_key: {type: apiKey, name: x-api-key, in: header}}"),
+     ("OrdersApi", "DefinitionBody.securityDefinitions"), "authorization"),
+    (rest_body("responses: {}"), ("OrdersApi", "DefinitionBody.paths./orders.post"),
+     "without x-amazon-apigateway-integration"),
+    ("OrdersHttpApi:\n  Type: AWS::Serverless::HttpApi\n  Properties:\n    DefinitionBody:\n"
+     "      openapi: 3.0.1\n      info: {title: orders, version: '1'}\n      paths: {}\n"
+     "      components: {securitySchemes: {jwt: {type: oauth2}}}\n",
+     ("OrdersHttpApi", "DefinitionBody.components.securitySchemes"), "authorization"),
+    ("Raw:\n  Type: AWS::ApiGateway::RestApi\n  Properties:\n    Body:\n"
+     "      swagger: '2.0'\n      info: {title: raw, version: '1'}\n      paths: {/x: {get: {responses: {}}}}\n",
+     ("Raw", "Body.paths./x.get"), "without x-amazon-apigateway-integration"),
+])
+def test_api_gateway_settings_the_local_gateway_would_ignore_are_refused_naming_where(
+        tmp_path, resources, where, words):
+    """An API key, authorizer, scope or resource policy, a required request parameter or model, or
+    an operation without a Lambda proxy integration would be served as if absent: a request
+    without its key would get 200 where API Gateway answers 403 INVALID_API_KEY, one without a
+    required parameter 200 where it answers 400 BAD_REQUEST_PARAMETERS [GWR]. So each stops the
+    start, naming the logical id and the property path as written in the SAM event, the SAM API
+    or the OpenAPI body (design: refuse, never ignore)."""
+    template = write_app(tmp_path, resources, {"app.py": "def handler(event, context):\n    return {}\n"})
+    with pytest.raises(ConfigurationError) as raised:
+        LocalCloud.start(template).close()
+    assert (raised.value.logical_id, raised.value.property) == where
+    assert words in str(raised.value) and "not supported locally" in str(raised.value)
+
+
+def test_api_gateway_authorization_set_in_globals_is_refused_naming_globals(tmp_path):
+    """``Globals: Api: Auth`` applies to every SAM API; it is refused as ``Globals.Api.Auth``, before
+    anything starts (design: refuse, never ignore)."""
+    template = write_app(tmp_path, function("OrdersFunction", extra="""
+        Events:
+          CreateOrder: {Type: Api, Properties: {Path: /orders, Method: post}}
+    """), {"app.py": ""})
+    api_key_everywhere = "Globals:\n  Api:\n    Auth: {ApiKeyRequired: true}\n"
+    template.write_text(template.read_text().replace("Globals:\n", api_key_everywhere))
+    with pytest.raises(ConfigurationError) as raised:
+        LocalCloud.start(template).close()
+    assert (raised.value.logical_id, raised.value.property) == ("Globals", "Api.Auth")

@@ -1,0 +1,125 @@
+"""What the local API Gateway honours of SAM Api/HttpApi events, SAM APIs and OpenAPI bodies.
+
+The local gateway matches a request to a route and hands it to a Lambda proxy integration; it
+checks no API key, runs no authorizer, applies no resource policy and validates no parameter or
+model. A template asking for any of them would be served without it (a request without its API key
+answered 200 where AWS answers 403 INVALID_API_KEY [GWR]), so each is refused with a
+ConfigurationError naming the logical id and the property path as written: the SAM event
+(``Fn.Events.Create.Properties.Auth``), the SAM API (``Api.Auth``) or the OpenAPI body
+(``Api.DefinitionBody.paths./orders.post.security``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from lambdalab.errors import ConfigurationError
+
+AUTH = "API Gateway authorization (API keys, authorizers, scopes, resource policies) is not supported locally"
+PARAMETERS = "API Gateway request parameters (required headers, query strings, validation) are not supported locally"
+MODELS = "API Gateway request models and validation are not supported locally"
+# The SAM event properties the local gateway honours; any other is refused.
+SAM_EVENT_PROPERTIES = {
+    "Api": frozenset({"Path", "Method", "RestApiId", "TimeoutInMillis"}),
+    "HttpApi": frozenset({"Path", "Method", "ApiId", "TimeoutInMillis", "PayloadFormatVersion"}),
+}
+SAM_EVENT_REFUSALS = {
+    "Auth": AUTH,
+    "RequestParameters": PARAMETERS,
+    "RequestModel": MODELS,
+    "RouteSettings": "per-route settings (throttling, logging, metrics) are not supported locally",
+}
+SAM_API_TYPES = {"AWS::Serverless::Api": "Api", "AWS::Serverless::HttpApi": "HttpApi"}
+METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace",
+                     "x-amazon-apigateway-any-method"})
+INTEGRATION = "x-amazon-apigateway-integration"
+# OpenAPI keys that describe an API without changing what API Gateway does with a request.
+DOCUMENTATION = frozenset({"summary", "description", "externalDocs", "tags", "operationId", "deprecated",
+                           "responses", "produces", "consumes"})
+BODY_KEYS = frozenset({"swagger", "openapi", "info", "paths", "tags", "externalDocs", "definitions", "components",
+                       "host", "schemes", "produces", "consumes"})
+BODY_REFUSALS = {
+    "securityDefinitions": AUTH,
+    "security": AUTH,
+    "x-amazon-apigateway-policy": AUTH,
+    "x-amazon-apigateway-api-key-source": AUTH,
+    "x-amazon-apigateway-request-validators": MODELS,
+    "x-amazon-apigateway-request-validator": MODELS,
+}
+COMPONENT_KEYS = frozenset({"schemas", "examples", "headers", "links"})
+OPERATION_REFUSALS = {
+    "security": AUTH,
+    "x-amazon-apigateway-auth": AUTH,
+    "parameters": PARAMETERS,
+    "requestBody": MODELS,
+    "x-amazon-apigateway-request-validator": MODELS,
+}
+
+
+def check_sam_apis(sam: dict[str, Any]) -> None:
+    """Refuse, in the template as written, the API Gateway settings of SAM's APIs and Api/HttpApi
+    events that the local gateway would ignore."""
+    glob = sam.get("Globals") or {}
+    for section in SAM_API_TYPES.values():
+        if isinstance(glob.get(section), dict) and "Auth" in glob[section]:
+            raise ConfigurationError(AUTH, "Globals", f"{section}.Auth")
+    for lid, res in (sam.get("Resources") or {}).items():
+        props = res.get("Properties") or {}
+        if res.get("Type") in SAM_API_TYPES and "Auth" in props:
+            raise ConfigurationError(AUTH, lid, "Auth")
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        for name, event in (props.get("Events") or {}).items():
+            kind = event.get("Type") if isinstance(event, dict) else None
+            if kind not in SAM_EVENT_PROPERTIES:
+                continue
+            for prop in sorted(set(event.get("Properties") or {}) - SAM_EVENT_PROPERTIES[kind]):
+                message = SAM_EVENT_REFUSALS.get(prop, f"property not supported locally for an {kind} event")
+                raise ConfigurationError(message, lid, f"Events.{name}.Properties.{prop}")
+
+
+def operations(lid: str, where: str, body: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], str]]:
+    """Each operation of an OpenAPI ``body`` as (path, method, integration, property path of the
+    integration), after refusing whatever in it the local gateway would ignore; ``where`` names the
+    body's property (``Body``, or ``DefinitionBody`` for a SAM API)."""
+    for key in body:
+        if key in BODY_REFUSALS or key not in BODY_KEYS:
+            raise ConfigurationError(BODY_REFUSALS.get(key, "OpenAPI setting not supported locally"), lid,
+                                     f"{where}.{key}")
+    for key in body.get("components") or {}:
+        if key not in COMPONENT_KEYS:
+            message = AUTH if key == "securitySchemes" else "OpenAPI setting not supported locally"
+            raise ConfigurationError(message, lid, f"{where}.components.{key}")
+    for path, item in (body.get("paths") or {}).items():
+        item_where = f"{where}.paths.{path}"
+        if not isinstance(item, dict):
+            raise ConfigurationError("a path must map methods to operations", lid, item_where)
+        for method, op in item.items():
+            at = f"{item_where}.{method}"
+            if method == "parameters":
+                _check_parameters(lid, at, op)
+                continue
+            if method in ("summary", "description"):
+                continue
+            if method not in METHODS:
+                raise ConfigurationError("OpenAPI setting not supported locally", lid, at)
+            if not isinstance(op, dict) or not op.get(INTEGRATION):
+                raise ConfigurationError(f"an operation without {INTEGRATION} is not supported locally "
+                                         "(only Lambda proxy integrations are)", lid, at)
+            for key in op:
+                if key == "parameters":
+                    _check_parameters(lid, f"{at}.parameters", op[key])
+                elif key in OPERATION_REFUSALS and op[key] not in ([], None):
+                    raise ConfigurationError(OPERATION_REFUSALS[key], lid, f"{at}.{key}")
+                elif key not in DOCUMENTATION and key not in OPERATION_REFUSALS and key != INTEGRATION:
+                    raise ConfigurationError("OpenAPI setting not supported locally", lid, f"{at}.{key}")
+            yield path, method, op[INTEGRATION], f"{at}.{INTEGRATION}"
+
+
+def _check_parameters(lid: str, at: str, parameters: Any) -> None:
+    """Path parameters only name the path's own variables, which the gateway passes on; any other
+    parameter (query string, header, body) is a request check the gateway does not make."""
+    for parameter in parameters or []:
+        if not isinstance(parameter, dict) or parameter.get("in") != "path":
+            raise ConfigurationError(PARAMETERS, lid, at)
