@@ -4,6 +4,7 @@ fed by an S3 bucket and an SNS topic."""
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from typing import Any
 
 from tests.engine.apps import function
@@ -124,6 +125,12 @@ def messages(cloud: Any, queue: str) -> list[dict[str, Any]]:
 
 def bodies(cloud: Any, queue: str) -> list[Any]:
     return [json.loads(m["Body"]) for m in messages(cloud, queue)]
+
+
+def waits(invocations: list[Any]) -> list[int]:
+    """Whole seconds from each attempt's end to the next one's start: the wait Lambda puts between
+    attempts, independent of how long a handler took on this machine."""
+    return [round(later.start - earlier.end) for earlier, later in pairwise(invocations)]
 
 
 def offsets(cloud: Any, invocations: list[Any]) -> list[int]:
