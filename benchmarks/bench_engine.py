@@ -106,11 +106,16 @@ def first_cloud_up_s() -> float:
             aside.rename(cache)
 
 
-def cloud_up_s() -> float:
-    load_template(ROOT / "template.yaml")  # warm the transform cache, as any second start has it
-    began = time.perf_counter()
-    with LocalCloud.start(ROOT / "template.yaml"):
-        return time.perf_counter() - began
+def cloud_up_s() -> tuple[float, float]:
+    """The first start in this process (it pays moto's backend imports, e.g. SSM pulls in EC2) and
+    the next one, as a notebook or a test suite sees them; the transform cache is warm for both."""
+    load_template(ROOT / "template.yaml")
+    times = []
+    for _ in range(2):
+        began = time.perf_counter()
+        with LocalCloud.start(ROOT / "template.yaml"):
+            times.append(time.perf_counter() - began)
+    return times[0], times[1]
 
 
 def burst(cloud: LocalCloud, total: int = 1000, threads: int = 10) -> tuple[int, int, float]:
@@ -138,7 +143,9 @@ def burst(cloud: LocalCloud, total: int = 1000, threads: int = 10) -> tuple[int,
 
 
 def main() -> None:
-    print(f"local cloud up (root template, transform cached): {cloud_up_s():.2f} s   (target < 2 s)")
+    first, again = cloud_up_s()
+    print(f"local cloud up (root template, transform cached): first in a process {first:.2f} s, "
+          f"then {again:.2f} s   (target < 2 s)")
     print(f"first start in a fresh interpreter (imports, SAM transform, moto, provisioning): "
           f"{first_cloud_up_s():.2f} s")
     with tempfile.TemporaryDirectory() as scratch:
@@ -153,7 +160,8 @@ def main() -> None:
             print(f"bare pipe round trip, byte echo:     {pipe:.3f} ms")
             print(f"bare pipe round trip, JSON handler:  {json_pipe:.3f} ms")
             print(f"warm cloud.invoke:                   {warm:.3f} ms   ratio {warm / json_pipe:.2f}x the JSON "
-                  f"round trip, {warm / pipe:.2f}x the byte echo (target <= 2x)")
+                  f"round trip, {warm / pipe:.2f}x the byte echo; overhead beyond the JSON round trip "
+                  f"{(warm - json_pipe) / json_pipe:.2f}x it (target <= 2x)")
             lam, sqs = cloud.client("lambda"), cloud.client("sqs")
             lam.invoke(FunctionName="Echo", Payload=b"{}")
             via_boto3 = median_ms(lambda: lam.invoke(FunctionName="Echo", Payload=b"{}"), 200)
