@@ -291,7 +291,8 @@ def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bo
     if not files:
         raise FileNotFoundError(f"no graded checks for {lab or 'any lab'} in {tests}")
     env = {**os.environ, TARGET_VARIABLE: target}
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", target,
+    # nbval is not needed to grade, and loading it costs a second (nbformat -> jsonschema formats).
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:nbval", "--target", target,
            "--grade-report", str(report), *map(str, files)]
     if cloud:
         cmd += ["--cloud", cloud]
