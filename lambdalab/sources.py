@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from lambdalab.cloud import LocalCloud
+    from lambdalab.config import FunctionConfig
+    from lambdalab.service import LambdaService
 
 
 class Poller(Protocol):
@@ -35,6 +37,24 @@ class EventSourceMapping(Protocol):
 
     def update(self, **changes: Any) -> dict[str, Any]:
         """Apply UpdateEventSourceMapping's parameters (AWS names); answer as ``describe``."""
+
+
+def update_changes(changes: dict[str, Any], *, service: LambdaService, function: FunctionConfig,
+                   updatable: frozenset[str], source: str) -> dict[str, Any]:
+    """UpdateEventSourceMapping's parameters that change something, or NotSupportedLocally for one
+    the engine cannot change (moving the mapping to another function, a setting outside
+    ``updatable``). ``UUID`` and the mapping's own FunctionName are dropped."""
+    from lambdalab.errors import NotSupportedLocally
+
+    changes = {k: v for k, v in changes.items() if k not in ("UUID", "FunctionName") or
+               (k == "FunctionName" and service.function(str(v)) is not function)}
+    if "FunctionName" in changes:
+        raise NotSupportedLocally("moving a mapping to another function is not supported locally")
+    refused = sorted(set(changes) - updatable)
+    if refused:
+        raise NotSupportedLocally(f"UpdateEventSourceMapping of {refused[0]} is not supported locally "
+                                  f"for a {source} (supported: {', '.join(sorted(updatable))})")
+    return changes
 
 
 # One module per invocation model; each has ``attach(cloud)`` that adds its pollers (if the

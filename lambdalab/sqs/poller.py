@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from lambdalab.batchsender import Answer, BatchSender, Delivery
 from lambdalab.config import REGION
 from lambdalab.dataplane import ENGINE_VISIBILITY_TIMEOUT
-from lambdalab.errors import ConfigurationError, NotSupportedLocally, api_error_of
+from lambdalab.errors import ConfigurationError, api_error_of
 from lambdalab.filtering import record_matches
 from lambdalab.logstore import LogEvent
+from lambdalab.sources import update_changes
 from lambdalab.sqs import processor
 from lambdalab.sqs.config import UPDATABLE, SqsEventSourceConfig
 from lambdalab.sqs.records import Times, build_record, receive_count, within_payload_limit
@@ -116,14 +117,8 @@ class SqsPoller:
 
         from lambdalab.sqs.config import parse_mapping
 
-        changes = {k: v for k, v in changes.items() if k not in ("UUID", "FunctionName") or
-                   (k == "FunctionName" and self._service.function(str(v)) is not self.function)}
-        if "FunctionName" in changes:
-            raise NotSupportedLocally("moving a mapping to another function is not supported locally")
-        refused = sorted(set(changes) - UPDATABLE)
-        if refused:
-            raise NotSupportedLocally(f"UpdateEventSourceMapping of {refused[0]} is not supported locally "
-                                      f"for a queue (supported: {', '.join(sorted(UPDATABLE))})")
+        changes = update_changes(changes, service=self._service, function=self.function, updatable=UPDATABLE,
+                                 source="queue")
         current = asdict(self.config)
         props = {key: current[key] for key in ("EventSourceArn", "BatchSize", "FunctionResponseTypes", "Enabled")}
         if self.config.MaximumBatchingWindowInSeconds:

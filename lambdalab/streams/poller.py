@@ -20,6 +20,7 @@ from lambdalab.config import REGION
 from lambdalab.errors import ConfigurationError, NotSupportedLocally, api_error_of
 from lambdalab.filtering import record_matches
 from lambdalab.logstore import LogEvent
+from lambdalab.sources import update_changes
 from lambdalab.streams import destinations, processor
 from lambdalab.streams.config import KINESIS, UPDATABLE, StreamEventSourceConfig, parse_mapping
 from lambdalab.streams.reader import ShardReader
@@ -291,14 +292,8 @@ class StreamPoller:
         """UpdateEventSourceMapping: Enabled, BatchSize, the batching window, ParallelizationFactor
         (while idle) and the failure settings, checked as when the mapping was created. Other
         parameters are refused."""
-        changes = {k: v for k, v in changes.items() if k not in ("UUID", "FunctionName") or
-                   (k == "FunctionName" and self._service.function(str(v)) is not self.function)}
-        if "FunctionName" in changes:
-            raise NotSupportedLocally("moving a mapping to another function is not supported locally")
-        refused = sorted(set(changes) - UPDATABLE)
-        if refused:
-            raise NotSupportedLocally(f"UpdateEventSourceMapping of {refused[0]} is not supported locally "
-                                      f"for a stream (supported: {', '.join(sorted(UPDATABLE))})")
+        changes = update_changes(changes, service=self._service, function=self.function, updatable=UPDATABLE,
+                                 source="stream")
         props = {**self.config.properties(), **changes}
         try:
             config = parse_mapping(self.config.logical_id, props, kind=self.config.kind,
