@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 # 2026-01-01T00:00:00Z: virtual runs start here so printed timestamps repeat run after run.
 VIRTUAL_EPOCH = 1767225600.0
@@ -234,3 +235,10 @@ class RealClock(Clock):
         self._thread.join(timeout=2)
         if self._poller is not None:
             self._poller.join(timeout=5)
+
+
+def iso_timestamp(epoch: float) -> str:
+    """``2026-01-01T00:01:00.123Z``: how AWS writes a time in records, log lines and its own
+    messages (UTC, milliseconds, truncated)."""
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

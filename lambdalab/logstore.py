@@ -6,8 +6,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
+
+from lambdalab.clock import iso_timestamp
 
 MAX_LINES_PER_FUNCTION = 50_000
 
@@ -36,7 +37,7 @@ class LogStore:
             store.extend(events)
             if self._dir is not None and events:
                 with open(self._dir / f"{function}.log", "a", encoding="utf-8") as out:
-                    out.writelines(f"{_iso(e.timestamp)} {e.log_stream} {e.message}\n" for e in events)
+                    out.writelines(f"{iso_timestamp(e.timestamp)} {e.log_stream} {e.message}\n" for e in events)
 
     def events(self, function: str, request_id: str | None = None) -> list[LogEvent]:
         with self._lock:
@@ -45,8 +46,3 @@ class LogStore:
 
     def lines(self, function: str, request_id: str | None = None) -> list[str]:
         return [e.message for e in self.events(function, request_id)]
-
-
-def _iso(timestamp: float) -> str:
-    """CloudWatch's way of showing an event's time: ISO 8601 in UTC, milliseconds."""
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
+
+from lambdalab.clock import iso_timestamp
 
 ERROR_MESSAGE_LIMIT = 1024
 THROTTLE_MESSAGE = "Rate Exceeded."
@@ -27,10 +28,6 @@ class Response:
     function_error: str | None  # "Unhandled" when it failed
 
 
-def iso_timestamp(epoch: float) -> str:
-    """``2026-01-01T00:01:00.123Z``, as AWS writes times in records."""
-    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _json_or_text(data: bytes) -> Any:

@@ -18,8 +18,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.asyncinvoke import hooks
-from lambdalab.asyncinvoke.records import iso_timestamp
 from lambdalab.asyncinvoke.s3events import s3_event, s3_record, sequencer
+from lambdalab.clock import iso_timestamp
 from lambdalab.config import REGION
 from lambdalab.errors import AwsApiError, ConfigurationError
 

@@ -13,8 +13,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.asyncinvoke import hooks
-from lambdalab.asyncinvoke.records import iso_timestamp
 from lambdalab.asyncinvoke.snsevents import sns_event, sns_record
+from lambdalab.clock import iso_timestamp
 from lambdalab.config import ACCOUNT_ID, REGION
 from lambdalab.errors import AwsApiError, ConfigurationError
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import signal
-from datetime import datetime, timezone
+
+from lambdalab.clock import iso_timestamp
 
 VERSION = "$LATEST"
 
@@ -50,14 +51,10 @@ def _status_fields(status: str | None, error_type: str | None) -> list[str]:
     return fields + ([f"Error Type: {error_type}"] if error_type else [])
 
 
-def iso_timestamp(epoch_ms: float) -> str:
-    """``2026-01-01T00:00:03.000Z``: the timestamp Lambda puts in front of its own messages."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def timeout_message(request_id: str, deadline_epoch_ms: float, timeout_s: float) -> str:
-    return f"{iso_timestamp(deadline_epoch_ms)} {request_id} Task timed out after {timeout_s:.2f} seconds"
+    return f"{iso_timestamp(deadline_epoch_ms / 1000)} {request_id} Task timed out after {timeout_s:.2f} seconds"
 
 
 def exit_message(request_id: str, returncode: int) -> str:

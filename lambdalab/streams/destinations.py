@@ -9,18 +9,13 @@ the stream while it still keeps them. SQS gets it as the message body, SNS as th
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any
 
 from lambdalab.batchsender import Answer
+from lambdalab.clock import iso_timestamp
 from lambdalab.errors import ConfigurationError
 from lambdalab.streams.config import KINESIS
 from lambdalab.streams.records import StreamRecord
-
-
-def iso(epoch: float) -> str:
-    """``2019-11-14T00:38:06.021Z``, as the record's timestamps are written."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def on_failure_record(*, kind: str, records: list[StreamRecord], stream_arn: str, function_arn: str,
@@ -37,8 +32,8 @@ def on_failure_record(*, kind: str, records: list[StreamRecord], stream_arn: str
         "shardId": first.shard_id,
         "startSequenceNumber": first.sequence_number,
         "endSequenceNumber": last.sequence_number,
-        "approximateArrivalOfFirstRecord": iso(first.arrival),
-        "approximateArrivalOfLastRecord": iso(last.arrival),
+        "approximateArrivalOfFirstRecord": iso_timestamp(first.arrival),
+        "approximateArrivalOfLastRecord": iso_timestamp(last.arrival),
         "batchSize": len(records),
         "streamArn": stream_arn,
     }
@@ -47,7 +42,7 @@ def on_failure_record(*, kind: str, records: list[StreamRecord], stream_arn: str
                            "approximateInvokeCount": invoke_count},
         "responseContext": response,
         "version": "1.0",
-        "timestamp": iso(now),
+        "timestamp": iso_timestamp(now),
         ("KinesisBatchInfo" if kind == KINESIS else "DDBStreamBatchInfo"): info,
     }
 
