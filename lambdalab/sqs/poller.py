@@ -64,10 +64,9 @@ class _Batch:
 class SqsPoller:
     """Polls one queue for one function; ``poll`` is called by the clock between its tasks."""
 
-    def __init__(self, cloud: LocalCloud, config: SqsEventSourceConfig, function: FunctionConfig,
-                 uuid: str | None = None):
+    def __init__(self, cloud: LocalCloud, config: SqsEventSourceConfig, function: FunctionConfig, uuid: str):
         self.config = config
-        self.uuid = uuid or config.logical_id
+        self.uuid = uuid
         self.last_modified = cloud.clock.now()
         self.function = function
         self.enabled = config.Enabled
