@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from lambdalab import heap
 from lambdalab.clock import Clock, RealClock, VirtualClock
 from lambdalab.concurrency import Concurrency
 from lambdalab.config import REGION, FunctionConfig, check_environment_keys
@@ -59,6 +60,7 @@ class LocalCloud:
         self._lambda_server = LocalServer(LambdaApi(self.service), "lambdalab-lambda-api")
         self._closers: list[Callable[[], None]] = []
         self._quiet = quiet
+        self._closed = False
         self.api_gateways: dict[str, Any] = {}
         self._start_api_gateways()
         self.sources = Sources()
@@ -108,10 +110,14 @@ class LocalCloud:
             raise
         cloud._point_process_here()
         cloud._warn_runtime_once()
+        heap.cloud_started()
         return cloud
 
     def close(self) -> None:
         """Stop every source, environment and server, and restore the process environment."""
+        if self._closed:
+            return
+        self._closed = True
         self.clock.close()  # no more timers or real-time polls
         for closer in reversed(self._closers):
             closer()
@@ -121,6 +127,7 @@ class LocalCloud:
         self.dataplane.stop()
         set_environ(self._saved_environ)
         self._saved_environ = {}
+        heap.cloud_closed()
 
     def __enter__(self) -> LocalCloud:
         return self
@@ -200,14 +207,9 @@ class LocalCloud:
 
     # -- the public API -------------------------------------------------------------------------
     def client(self, service: str, **kwargs: Any) -> Any:
-        """A plain boto3 client on this cloud's endpoints."""
-        import boto3
-
+        """A plain boto3 client on this cloud's endpoints (``kwargs`` as ``boto3.client`` takes them)."""
         endpoint = self.lambda_endpoint if service == "lambda" else self.dataplane.endpoint_url
-        creds = {
-            "aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing",
-        }
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **{**creds, **kwargs})
+        return self.dataplane.new_client(service, endpoint_url=endpoint, **kwargs)
 
     def resource(self, logical_id: str) -> Any:
         """What ``!Ref`` gives in CloudFormation: queue URL, bucket name, topic ARN, table name..."""

@@ -47,6 +47,8 @@ class RedrivePolicy:
     maxReceiveCount: int
 
 
+# moto backends whose first request imports its EC2 models (see lambdalab.moto_patches).
+_NEEDS_EC2_MODELS = frozenset({"ssm", "ec2"})
 _SESSION_LOCK = threading.Lock()
 _sessions: dict[str, Any] = {}
 
@@ -133,6 +135,10 @@ class DataPlane:
         with self._clients_lock:
             if service not in self._clients:
                 with _SESSION_LOCK:  # botocore sessions are not thread-safe
+                    if service in _NEEDS_EC2_MODELS:
+                        from lambdalab.moto_patches import import_ec2_models
+
+                        import_ec2_models(_boto3_session(self.region))
                     self._clients[service] = _boto3_session(self.region).client(
                         service, region_name=self.region, endpoint_url=self.endpoint_url,
                         config=_client_config(), **_FAKE_CREDENTIALS,
@@ -140,6 +146,14 @@ class DataPlane:
             return self._clients[service]
 
     # -- timers the engine drives -----------------------------------------------------------------
+    def new_client(self, service: str, endpoint_url: str | None = None, **kwargs: Any) -> Any:
+        """A client of its own (``kwargs`` as ``boto3.client`` takes them), made from the shared session:
+        the service models are parsed already, and no user profile or config file is read."""
+        options = {"region_name": self.region, "endpoint_url": endpoint_url or self.endpoint_url,
+                   **_FAKE_CREDENTIALS, **kwargs}
+        with _SESSION_LOCK:
+            return _boto3_session(self.region).client(service, **options)
+
     def end_visibility(self, queue_url: str, receipt_handle: str) -> None:
         """Make a received message receivable now: its visibility timeout ended on the engine's clock."""
         self.client("sqs").change_message_visibility(

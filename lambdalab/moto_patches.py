@@ -1,27 +1,39 @@
-"""Small, version-pinned fixes to moto's SQS model (and two to DynamoDB Streams), and the one
-lock all of moto runs under.
+"""Small, version-pinned fixes to moto's SQS model (and two to DynamoDB Streams), two to its
+server's start-up and dispatch costs, the notices of new data pollers wait for
+(``lambdalab.datachanges``), and the one lock all of moto runs under.
 
 moto 5.2.5 makes SQS quadratic in queue depth: every read of one queue attribute rebuilds all of
 them, and the three approximate counts each scan the whole queue, reading the wall clock once per
 message. ``SendMessage`` reads ``ContentBasedDeduplication`` that way for every message,
 ``ReceiveMessage`` reads ``MessageRetentionPeriod`` that way for every message it returns, and
 ``DeleteMessage`` walks the whole queue twice. The patches compute one attribute per read, read the
-clock once per scan and stop a delete at its message; what SQS answers is unchanged. They reach into
-moto's internals, so they refuse any moto but the one they were written for.
+clock once per scan and stop a delete at its message; what SQS answers is unchanged.
+
+The server looks up every request's service by listing moto's package directory (about 0.6 ms of
+``isdir`` calls a request); the list never changes, so it is read once. moto's EC2 models, which its
+SSM backend imports, list the regions of three partitions at import, each through a new boto3
+``Session`` that parses botocore's endpoint table and EC2 model again (about 0.5 s); they are
+imported with the data plane's session instead.
+
+The patches reach into moto's internals, so they refuse any moto but the one they were written for.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import moto
+import moto.backends
 from moto.core.utils import camelcase_to_underscores, unix_time_millis
 
+from lambdalab import datachanges
 from lambdalab.errors import LambdaLabError
 
 PINNED_MOTO_VERSION = "5.2.5"
@@ -66,7 +78,7 @@ class MotoLock:
 
 
 MOTO_LOCK = MotoLock()
-_originals: dict[tuple[type, str], Any] = {}
+_originals: dict[tuple[Any, str], Any] = {}  # (class or module, attribute)
 _guard = threading.Lock()
 
 
@@ -84,12 +96,37 @@ def apply() -> None:
                 setattr(cls, name, replacement)
 
 
-def apply_dynamodb_streams() -> None:
-    """Patch moto's DynamoDB so that its streams hold each change once; called by the stream
-    pollers (importing moto's DynamoDB costs start time that clouds without streams need not pay)."""
+def import_ec2_models(session: Any) -> None:
+    """Import moto's EC2 models (needed by its SSM and EC2 backends) with ``session`` standing in
+    for the three boto3 Sessions they create at import; a no-op once imported."""
+    module = "moto.ec2.models.availability_zones_and_regions"
+    if module in sys.modules:
+        return
+    import boto3
+
+    real_session, importer = boto3.Session, threading.get_ident()
+
+    def shared(*args: Any, **kwargs: Any) -> Any:
+        mine = not args and not kwargs and threading.get_ident() == importer
+        return session if mine else real_session(*args, **kwargs)
+
+    with _guard:
+        boto3.Session = shared
+        try:
+            importlib.import_module(module)
+        finally:
+            boto3.Session = real_session
+            if module in sys.modules:
+                sys.modules[module].Session = real_session  # type: ignore[attr-defined]
+
+
+def apply_streams() -> None:
+    """Patch moto's DynamoDB so that its streams hold each change once, and note new stream records
+    for the pollers; called by the stream pollers (importing moto's DynamoDB and Kinesis costs start
+    time that clouds without streams need not pay)."""
     apply()
     with _guard:
-        for (cls, name), replacement in _dynamodb_replacements().items():
+        for (cls, name), replacement in _stream_replacements().items():
             if (cls, name) not in _originals:
                 _originals[(cls, name)] = cls.__dict__[name]
                 setattr(cls, name, replacement)
@@ -102,12 +139,14 @@ def unpatched() -> Iterator[None]:
         patched = {key: key[0].__dict__[key[1]] for key in _originals}
         for (cls, name), original in _originals.items():
             setattr(cls, name, original)
+        datachanges.set_tracking(False)
     try:
         yield
     finally:
         with _guard:
             for (cls, name), replacement in patched.items():
                 setattr(cls, name, replacement)
+            datachanges.set_tracking(True)
 
 
 @functools.cache
@@ -160,12 +199,28 @@ _delayed = _select(lambda m, now: now < m.delayed_until)
 _in_flight = _select(lambda m, now: not now > m.visible_at)
 
 
-def _replacements() -> dict[tuple[type, str], Any]:
+def _replacements() -> dict[tuple[Any, str], Any]:
     from moto.sqs.exceptions import ReceiptHandleIsInvalid
     from moto.sqs.models import Queue, SQSBackend
 
     get_queue_attributes = SQSBackend.get_queue_attributes
     wait_for_messages = Queue.wait_for_messages
+    add_message = Queue.add_message
+    change_message_visibility = SQSBackend.change_message_visibility
+
+    def add_message_noted(self: Any, message: Any) -> None:
+        """Sent, fanned out from SNS or S3, or moved to a dead-letter queue: noted for pollers."""
+        try:
+            add_message(self, message)
+        finally:
+            datachanges.note("sqs", self.name)
+
+    def change_visibility_noted(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> None:
+        """A message may be visible again (the engine ends visibility this way): noted for pollers."""
+        try:
+            change_message_visibility(self, queue_name, *args, **kwargs)
+        finally:
+            datachanges.note("sqs", queue_name)
 
     def materialised_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
         """Callers, moto's serialiser among them, still get the plain dict moto gave them."""
@@ -188,7 +243,10 @@ def _replacements() -> dict[tuple[type, str], Any]:
         with MOTO_LOCK.released():
             wait_for_messages(self, timeout)
 
+    modules = tuple(moto.backends.list_of_moto_modules())
+
     return {
+        (moto.backends, "list_of_moto_modules"): lambda: modules,
         (Queue, "attributes"): property(_QueueAttributes),
         (Queue, "messages"): property(_receivable),
         (Queue, "approximate_number_of_messages_delayed"): property(lambda q: len(_delayed(q))),
@@ -196,14 +254,32 @@ def _replacements() -> dict[tuple[type, str], Any]:
         (Queue, "delete_message"): delete_first_match,
         (SQSBackend, "get_queue_attributes"): materialised_attributes,
         (Queue, "wait_for_messages"): wait_unlocked,
+        (Queue, "add_message"): add_message_noted,
+        (SQSBackend, "change_message_visibility"): change_visibility_noted,
     }
 
 
-def _dynamodb_replacements() -> dict[tuple[type, str], Any]:
+def _stream_replacements() -> dict[tuple[type, str], Any]:
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard
+    from moto.kinesis.models import Stream
 
     update_item = DynamoDBBackend.update_item
     transact_write_items = DynamoDBBackend.transact_write_items
+    add_stream_record = StreamShard.add
+    put_record = Stream.put_record
+
+    def add_stream_record_noted(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            add_stream_record(self, *args, **kwargs)
+        finally:
+            datachanges.note("dynamodb", self.table.name)
+
+    def put_record_noted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return put_record(self, *args, **kwargs)
+        finally:
+            datachanges.note("kinesis", self.stream_name)
 
     def update_item_one_record(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
         """UpdateItem on a missing item: moto writes a key-only placeholder first, and its stream
@@ -235,4 +311,6 @@ def _dynamodb_replacements() -> dict[tuple[type, str], Any]:
     return {
         (DynamoDBBackend, "update_item"): update_item_one_record,
         (DynamoDBBackend, "transact_write_items"): transact_keeping_streams,
+        (StreamShard, "add"): add_stream_record_noted,
+        (Stream, "put_record"): put_record_noted,
     }

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lambdalab import datachanges
 from lambdalab.batchsender import Answer, BatchSender, Delivery
 from lambdalab.config import REGION
 from lambdalab.dataplane import ENGINE_VISIBILITY_TIMEOUT
@@ -83,15 +84,23 @@ class SqsPoller:
         self._next_sequence = itertools.count(1)
         self._window_ends: float | None = None
         self._held: list[_Batch] = []  # received batches waiting for a free slot of the mapping
+        self._queue_name = config.queue_url.rstrip("/").rsplit("/", 1)[-1]
+        # The queue's data version when it was last found with no message at all: visible, in
+        # flight or delayed (the last two come back by moto's wall clock, without a notice).
+        self._emptied_at: tuple[int, int] | None = None
         self._closed = False
 
     # -- the Poller protocol -------------------------------------------------------------------
     def poll(self) -> bool:
         if self._closed or not self.enabled:
             return False
+        version = datachanges.version("sqs", self._queue_name)
+        if not self._held and self._emptied_at == version:
+            return False  # empty then, and nothing sent or made visible since
         now = self._clock.now()
         queue = self._dataplane.queue_attributes(self.config.queue_url)
         batches, self._held = self._held, []
+        self._emptied_at = version if not batches and _empty(queue) else None
         if not batches and not self._window_closed(now, queue):
             return False
         room = self.scaling.concurrency(now) - len(batches)
@@ -137,6 +146,7 @@ class SqsPoller:
         self.enabled = config.Enabled
         self.scaling.maximum = config.ScalingConfig.MaximumConcurrency
         self.last_modified = self._clock.now()
+        self._emptied_at = None
         return self.describe()
 
     def describe(self) -> dict[str, Any]:
@@ -309,6 +319,11 @@ class SqsPoller:
     def _log(self, lines: list[str]) -> None:
         now = self._clock.now()
         self._service.logs.put(self.function.FunctionName, [LogEvent(now, LOG_STREAM, "", line) for line in lines])
+
+
+def _empty(queue: dict[str, str]) -> bool:
+    return all(queue.get(f"ApproximateNumberOf{kind}", "0") == "0"
+               for kind in ("Messages", "MessagesNotVisible", "MessagesDelayed"))
 
 
 def _max_receive_count(queue: dict[str, str]) -> int | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from lambdalab import moto_patches
 from lambdalab.errors import ConfigurationError, ResourceNotFoundException
 from lambdalab.streams import destinations
-from lambdalab.streams.config import DYNAMODB, KINESIS, StreamEventSourceConfig, parse_mapping, stream_kind
+from lambdalab.streams.config import KINESIS, StreamEventSourceConfig, parse_mapping, stream_kind
 from lambdalab.streams.poller import MappingStats, StreamPoller
 
 if TYPE_CHECKING:
@@ -33,8 +33,7 @@ def attach(cloud: LocalCloud) -> None:
         kind = stream_kind(props)
         if kind is None:
             continue
-        if kind == DYNAMODB:
-            moto_patches.apply_dynamodb_streams()
+        moto_patches.apply_streams()
         stream_lid = _stream_of(cloud, lid, kind, str(props["EventSourceArn"]))
         try:
             function = cloud.service.function(str(props.get("FunctionName", "")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambdalab import datachanges
 from lambdalab.streams.config import AT_TIMESTAMP, DYNAMODB, LATEST, StreamEventSourceConfig
 
 GET_RECORDS_LIMIT = {"kinesis": 10_000, "dynamodb": 1_000}  # the APIs' own maxima per call
@@ -24,6 +25,10 @@ class ShardReader:
         self._arn = config.EventSourceArn
         self._stream_name = stream_name
         self._client = dataplane.client("dynamodbstreams" if config.kind == DYNAMODB else "kinesis")
+        # whose writes add records: the table (its name is in the stream's ARN) or the stream
+        self._changes = ("dynamodb", self._arn.split(":", 5)[5].split("/")[1]) if config.kind == DYNAMODB \
+            else ("kinesis", str(stream_name))
+        self._read_all_at: dict[str, tuple[int, int]] = {}  # shard -> data version when last read to its end
         iterator_type = LATEST if config.StartingPosition == LATEST else "TRIM_HORIZON"
         self.shard_ids = self._shard_ids()
         self._iterators: dict[str, str | None] = {
@@ -55,7 +60,12 @@ class ShardReader:
         return str(answer["ShardIterator"])
 
     def read(self, shard: str) -> list[dict[str, Any]]:
-        """Every record of ``shard`` written since the last read, oldest first (raw GetRecords records)."""
+        """Every record of ``shard`` written since the last read, oldest first (raw GetRecords records).
+
+        Not sent when nothing was written to the stream since a read that reached the shard's end."""
+        version = datachanges.version(*self._changes)
+        if self._read_all_at.get(shard) == version:
+            return []
         iterator = self._iterators.get(shard)
         records: list[dict[str, Any]] = []
         limit = GET_RECORDS_LIMIT[self._kind]
@@ -65,6 +75,7 @@ class ShardReader:
             records += got
             iterator = answer.get("NextShardIterator") or iterator
             if len(got) < limit:
+                self._read_all_at[shard] = version
                 break
         self._iterators[shard] = iterator
         return records
