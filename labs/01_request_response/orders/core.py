@@ -95,8 +95,13 @@ def validate(body):
 
 
 def charge_payment(order):
-    """Stands in for a slow payment provider; PAYMENT_LATENCY_MS sets how slow."""
+    """Stands in for a slow payment provider: PAYMENT_LATENCY_MS sets how slow. When
+    PAYMENT_HOLD_FILE names a file, payments also wait until it exists, so a check can keep a
+    request in flight exactly as long as it needs, however fast or slow the machine."""
     time.sleep(int(os.environ.get("PAYMENT_LATENCY_MS", "0")) / 1000)
+    hold = os.environ.get("PAYMENT_HOLD_FILE")
+    while hold and not os.path.exists(hold):
+        time.sleep(0.005)
 
 
 def new_order(store, wanted):
