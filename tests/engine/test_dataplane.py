@@ -109,6 +109,39 @@ def test_starting_loads_only_the_services_that_are_called() -> None:
     assert which == "['moto.sqs.models']"
 
 
+def test_ssm_imports_moto_ec2_with_the_shared_session_and_the_same_regions() -> None:
+    """moto's SSM backend imports its EC2 models, which list three partitions' regions through new
+    boto3 Sessions at import; the data plane lends its own session for that import (about 0.5 s
+    less) and then restores boto3.Session, and the regions are the ones a fresh session lists."""
+    script = (
+        "import boto3; from lambdalab.dataplane import DataPlane\n"
+        "real = boto3.Session\n"
+        "dp = DataPlane('us-east-1').start()\n"
+        "dp.client('ssm').put_parameter(Name='p', Type='String', Value='v')\n"
+        "print(dp.client('ssm').get_parameter(Name='p')['Parameter']['Value'])\n"
+        "import moto.ec2.models.availability_zones_and_regions as azr\n"
+        "print(boto3.Session is real and azr.Session is real)\n"
+        "listed = {r.name for r in azr.RegionsAndZonesBackend.regions}\n"
+        "expected = set(real().get_available_regions('ec2'))\n"
+        "print(expected <= listed and len(listed) > 30)\n"
+        "dp.stop()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["v", "True", "True"]
+
+
+def test_the_service_of_every_request_is_found_without_listing_moto_each_time(dataplane: DataPlane) -> None:
+    """moto's server listed its package directory for every request's service lookup; the list is read
+    once and gives the same answer."""
+    import moto.backends
+
+    with moto_patches.unpatched():
+        listed = list(moto.backends.list_of_moto_modules())
+    assert list(moto.backends.list_of_moto_modules()) == listed
+    assert moto.backends.list_of_moto_modules() is moto.backends.list_of_moto_modules()
+    assert dataplane.client("sqs").list_queues().get("QueueUrls", []) == []
+
+
 # -- one request at a time --------------------------------------------------------------------------
 @pytest.fixture
 def frequent_thread_switches() -> Iterator[None]:

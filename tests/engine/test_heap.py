@@ -1,0 +1,24 @@
+"""The collector is kept off a running cloud's heap (gc.freeze), and given it back once the last
+open cloud closes, so a process that starts many clouds does not keep their cycles forever."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+from tests.engine.apps import function
+
+HANDLERS = {"app.py": "def handler(event, context):\n    return event\n"}
+
+
+def test_the_heap_is_frozen_while_a_cloud_is_open_and_thawed_after_the_last_closes(make_cloud: Any) -> None:
+    gc.unfreeze()
+    first = make_cloud(function("Fn"), HANDLERS)
+    assert gc.get_freeze_count() > 0
+    second = make_cloud(function("Fn"), HANDLERS)
+    second.close()
+    assert gc.get_freeze_count() > 0, "a cloud is still open"
+    first.close()
+    assert gc.get_freeze_count() == 0
+    first.close()  # closing twice changes nothing
+    assert gc.get_freeze_count() == 0
