@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from lambdalab.httpserver import stop_serving
+
 _FAKE_CREDENTIALS = {
     "aws_access_key_id": "testing",
     "aws_secret_access_key": "testing",
@@ -103,7 +105,7 @@ class DataPlane:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
-        server.shutdown()
+        stop_serving(server)
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
