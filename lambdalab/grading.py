@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -31,6 +31,7 @@ CLOUD_VARIABLE = "LAMBDALAB_CLOUD"
 STACK_VARIABLE = "LAMBDALAB_STACK"
 LOCAL_ONLY = "local only"
 HIDDEN_CHECKS = "hidden"  # tests/labs/hidden/: checks learners do not see, fetched by the grading job
+MAX_GRADING_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n, hint=''): a graded check worth n points")
     config.addinivalue_line("markers", "local_only(reason): a check that needs the local engine")
     config.stash[_RESULTS] = []
+    config.pluginmanager.register(_ResultCollector(config), "lambdalab-grade-results")
     if cloud_of(config) == "aws" and not stack_of(config):
         raise pytest.UsageError(f"--cloud aws needs --stack NAME (or ${STACK_VARIABLE})")
 
@@ -100,7 +102,10 @@ def local_only_reason(item: pytest.Item) -> str | None:
     return f"{LOCAL_ONLY}: {why}" if why else LOCAL_ONLY
 
 
-_RESULTS = pytest.StashKey[list[CheckResult]]()
+# Each result with where its check is defined: (hidden?, file, line, node id) orders the report as
+# the files and checks are written, whichever process or worker finished first.
+_RESULTS = pytest.StashKey[list[tuple[tuple[bool, str, int, str], CheckResult]]]()
+_RESULT_PROPERTY = "lambdalab-check-result"
 
 
 def target_of(config: pytest.Config) -> str:
@@ -226,15 +231,34 @@ def pytest_runtest_makereport(
         lab = lab_name(Path(str(item.fspath)))
         reason = local_only_reason(item) if report.skipped and cloud_of(item.config) == "aws" else None
         outcome = LOCAL_ONLY if reason else report.outcome
-        item.config.stash[_RESULTS].append(CheckResult(lab, item.name, points, earned, outcome, hint, reason or ""))
+        result = CheckResult(lab, item.name, points, earned, outcome, hint, reason or "")
+        report.user_properties.append((_RESULT_PROPERTY, asdict(result)))  # travels to xdist's controller
     return report
 
 
+class _ResultCollector:
+    """Gathers the checks' results where reports arrive: in the one pytest process, or in the
+    controller when pytest-xdist runs checks in workers (which then write no report)."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == _RESULT_PROPERTY:
+                path, line = report.location[0], report.location[1] or 0
+                where = (HIDDEN_CHECKS in Path(path).parts, path, line, report.nodeid)
+                self.config.stash[_RESULTS].append((where, CheckResult(**cast(dict[str, Any], value))))
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    results = session.config.stash.get(_RESULTS, [])
-    path = session.config.getoption("--grade-report")
+    config = session.config
+    if hasattr(config, "workerinput"):  # an xdist worker: its controller writes the report
+        return
+    found = config.stash.setdefault(_RESULTS, [])
+    results = [result for _, result in sorted(found, key=lambda pair: pair[0])]
+    path = config.getoption("--grade-report")
     if path and results:
-        config = session.config
         write_report(Path(path), results, target_of(config), cloud_of(config), stack_of(config))
 
 
@@ -285,6 +309,15 @@ _PYTEST_THEN_EXIT = (
 )
 
 
+def grading_workers(cloud: str) -> int:
+    """How many pytest-xdist workers grade a local cloud: each check starts clouds and functions of
+    its own, so two cores grade a lab in about three quarters of the time; more than four workers
+    only add start-up. A deployed stack is graded in one process."""
+    if cloud != "local":
+        return 1
+    return max(1, min(MAX_GRADING_WORKERS, os.cpu_count() or 1))
+
+
 def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bool = True,
                cloud: str | None = None, stack: str | None = None, hidden: bool = True) -> dict[str, Any]:
     """Run a lab's graded checks (all labs when ``lab`` is None) in a fresh pytest process;
@@ -310,6 +343,9 @@ def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bo
         cmd += ["--cloud", cloud]
     if stack:
         cmd += ["--stack", stack]
+    workers = grading_workers(cloud or os.environ.get(CLOUD_VARIABLE) or "local")
+    if workers > 1:
+        cmd += ["-n", str(workers)]
     if quiet:
         cmd += ["-q", "--no-header", "-rN", "--tb=no"]
     subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL if quiet else None, check=False)

@@ -106,3 +106,55 @@ def test_hidden_checks_in_tests_labs_hidden_are_graded_with_their_lab(tmp_path):
     assert sorted(c["lab"] for c in every["checks"]) == ["01_demo", "01_demo_hidden", "02_other_hidden"]
     notebook = grading.grade("01_demo", "solutions", tmp_path)  # must match the committed outputs
     assert [c["lab"] for c in notebook["checks"]] == ["01_demo"]
+
+
+class _Config:
+    """As much of pytest.Config as the grade report's hooks read."""
+
+    def __init__(self, report: Path, worker: bool = False):
+        self.stash = pytest.Stash()
+        self._options = {"--grade-report": str(report), "--target": "solutions", "--cloud": None, "--stack": None}
+        if worker:
+            self.workerinput: dict[str, str] = {}
+
+    def getoption(self, name: str) -> str | None:
+        return self._options[name]
+
+
+def _arriving(config: _Config, reports: list[pytest.TestReport]) -> None:
+    config.stash[grading._RESULTS] = []
+    collector = grading._ResultCollector(config)  # type: ignore[arg-type]
+    for report in reports:
+        collector.pytest_runtest_logreport(report)
+
+
+def _report(path: str, line: int, name: str) -> pytest.TestReport:
+    result = grading.CheckResult(grading.lab_name(Path(path)), name, 1, 1, "passed", "")
+    return pytest.TestReport(f"{path}::{name}", (path, line, name), {}, "passed", None, "call",
+                             user_properties=[(grading._RESULT_PROPERTY, grading.asdict(result))])
+
+
+def test_the_report_lists_checks_as_written_whichever_worker_finished_first(tmp_path):
+    """Graded runs spread checks over pytest-xdist workers, whose results reach the controller in any
+    order; the report (and so a notebook's committed grade table) keeps file and line order, hidden
+    checks last, and only the controller writes it."""
+    written = [("tests/labs/test_01_a.py", 10, "test_first"), ("tests/labs/test_01_a.py", 40, "test_second"),
+               ("tests/labs/test_02_b.py", 5, "test_third"), ("tests/labs/hidden/test_01_a_x.py", 3, "test_hidden")]
+    controller = _Config(tmp_path / "report")
+    _arriving(controller, [_report(*w) for w in reversed(written)])
+    grading.pytest_sessionfinish(type("Session", (), {"config": controller})())
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [c["check"] for c in report["checks"]] == [name for _, _, name in written]
+    worker = _Config(tmp_path / "worker", worker=True)
+    _arriving(worker, [_report(*w) for w in written])
+    grading.pytest_sessionfinish(type("Session", (), {"config": worker})())
+    assert not (tmp_path / "worker.json").exists()
+
+
+def test_a_local_cloud_is_graded_by_up_to_four_workers_and_a_stack_by_one(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert grading.grading_workers("local") == grading.MAX_GRADING_WORKERS == 4
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert grading.grading_workers("local") == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert grading.grading_workers("local") == 2 and grading.grading_workers("aws") == 1
