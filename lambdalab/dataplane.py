@@ -136,26 +136,22 @@ class DataPlane:
         """A boto3 client for ``service`` on this endpoint, created once and shared across threads."""
         with self._clients_lock:
             if service not in self._clients:
-                with _SESSION_LOCK:  # botocore sessions are not thread-safe
-                    if service in _NEEDS_EC2_MODELS:
-                        from lambdalab.moto_patches import import_ec2_models
-
-                        import_ec2_models(_boto3_session(self.region))
-                    self._clients[service] = _boto3_session(self.region).client(
-                        service, region_name=self.region, endpoint_url=self.endpoint_url,
-                        config=_client_config(), **_FAKE_CREDENTIALS,
-                    )
+                self._clients[service] = self.new_client(service, config=_client_config())
             return self._clients[service]
 
-    # -- timers the engine drives -----------------------------------------------------------------
     def new_client(self, service: str, endpoint_url: str | None = None, **kwargs: Any) -> Any:
         """A client of its own (``kwargs`` as ``boto3.client`` takes them), made from the shared session:
         the service models are parsed already, and no user profile or config file is read."""
         options = {"region_name": self.region, "endpoint_url": endpoint_url or self.endpoint_url,
                    **_FAKE_CREDENTIALS, **kwargs}
-        with _SESSION_LOCK:
+        with _SESSION_LOCK:  # botocore sessions are not thread-safe
+            if service in _NEEDS_EC2_MODELS:
+                from lambdalab.moto_patches import import_ec2_models
+
+                import_ec2_models(_boto3_session(self.region))
             return _boto3_session(self.region).client(service, **options)
 
+    # -- timers the engine drives -----------------------------------------------------------------
     def end_visibility(self, queue_url: str, receipt_handle: str) -> None:
         """Make a received message receivable now: its visibility timeout ended on the engine's clock."""
         self.client("sqs").change_message_visibility(

@@ -83,7 +83,8 @@ _guard = threading.Lock()
 
 
 def apply() -> None:
-    """Patch moto's SQS classes, once per process; later calls do nothing."""
+    """Patch moto's SQS classes and its server's service lookup, once per process; later calls do
+    nothing."""
     if moto.__version__ != PINNED_MOTO_VERSION:
         raise UnsupportedMotoVersion(
             f"lambdalab's SQS patches were written for moto {PINNED_MOTO_VERSION}, but moto "

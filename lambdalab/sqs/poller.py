@@ -84,7 +84,6 @@ class SqsPoller:
         self._next_sequence = itertools.count(1)
         self._window_ends: float | None = None
         self._held: list[_Batch] = []  # received batches waiting for a free slot of the mapping
-        self._queue_name = config.queue_url.rstrip("/").rsplit("/", 1)[-1]
         # The queue's data version when it was last found with no message at all: visible, in
         # flight or delayed (the last two come back by moto's wall clock, without a notice).
         self._emptied_at: tuple[int, int] | None = None
@@ -94,7 +93,7 @@ class SqsPoller:
     def poll(self) -> bool:
         if self._closed or not self.enabled:
             return False
-        version = datachanges.version("sqs", self._queue_name)
+        version = datachanges.version("sqs", self.config.queue_name)
         if not self._held and self._emptied_at == version:
             return False  # empty then, and nothing sent or made visible since
         now = self._clock.now()
