@@ -214,6 +214,35 @@ def lab_cloud(lab_cloud_factory: Callable[..., Any]) -> Any:
     return lab_cloud_factory()
 
 
+@pytest.fixture(scope="module")
+def lab_module_cloud(request: pytest.FixtureRequest, lab_target: str) -> Iterator[Any]:
+    """One local cloud for every check of a module that takes ``lab_shared_cloud``: one start instead
+    of one a check, and environments stay warm between checks. Under ``--cloud aws``, the stack."""
+    if cloud_of(request.config) == "aws":
+        yield request.getfixturevalue("lab_stack")
+        return
+    from lambdalab.cloud import LocalCloud
+
+    template = Path(request.config.rootpath) / "template.yaml"
+    cloud = LocalCloud.start(template, code_path=code_path_for(lab_target))
+    try:
+        yield cloud
+    finally:
+        cloud.close()
+
+
+@pytest.fixture
+def lab_shared_cloud(lab_module_cloud: Any) -> Any:
+    """The module's cloud, settled for the next check: what an earlier check left running (its
+    retries, a message still in flight) finishes first, then faults and the journal start empty.
+    Checks on a shared cloud read back only their own data (their ids, keys, accounts)."""
+    if hasattr(lab_module_cloud, "run_until_idle"):
+        lab_module_cloud.run_until_idle()
+        lab_module_cloud.faults.clear()
+        lab_module_cloud.journal.clear()
+    return lab_module_cloud
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]

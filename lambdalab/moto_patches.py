@@ -1,4 +1,4 @@
-"""Small, version-pinned fixes to moto's SQS model (and two to DynamoDB Streams), two to its
+"""Small, version-pinned fixes to moto's SQS model (and three to DynamoDB), two to its
 server's start-up and dispatch costs, the notices of new data pollers wait for
 (``lambdalab.datachanges``), and the one lock all of moto runs under.
 
@@ -13,13 +13,16 @@ The server looks up every request's service by listing moto's package directory 
 ``isdir`` calls a request); the list never changes, so it is read once. moto's EC2 models, which its
 SSM backend imports, list the regions of three partitions at import, each through a new boto3
 ``Session`` that parses botocore's endpoint table and EC2 model again (about 0.5 s); they are
-imported with the data plane's session instead.
+imported with the data plane's session instead. DynamoDB's ``TransactWriteItems`` deep-copies
+every table it touches, to put the copy back if the transaction is cancelled; it keeps copies of the
+touched items instead.
 
 The patches reach into moto's internals, so they refuse any moto but the one they were written for.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import json
@@ -260,7 +263,8 @@ def _replacements() -> dict[tuple[Any, str], Any]:
     }
 
 
-def _stream_replacements() -> dict[tuple[type, str], Any]:
+def _stream_replacements() -> dict[tuple[Any, str], Any]:
+    import moto.dynamodb.models as dynamodb_models
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import StreamShard
     from moto.kinesis.models import Stream
@@ -293,25 +297,76 @@ def _stream_replacements() -> dict[tuple[type, str], Any]:
             shard.items[before].record["dynamodb"]["SequenceNumber"] = str(before + shard.starting_sequence_number)
         return item
 
-    def transact_keeping_streams(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        """A cancelled transaction restores deep copies of its tables, streams included: readers'
-        shard iterators would then follow a stream that never grows again. Keep the live stream,
-        without the records of the cancelled writes."""
-        live = {name: (table, table.stream_shard, len(table.stream_shard.items))
-                for name, table in self.tables.items() if table.stream_shard is not None}
+    def transact_rolling_back_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        """moto deep-copies every table a transaction touches, to put the copy back if it is
+        cancelled: each transaction costs the size of its tables (8 ms on a lab's ledger, and
+        growing). Keep copies of the touched items instead, and of nothing else; a cancelled
+        transaction puts them back and drops the stream records of its writes (the live shard
+        stays, so readers' iterators still follow it)."""
+        touched = _touched_items(self, transact_items)
+        streams = [(table.stream_shard, len(table.stream_shard.items))
+                   for table in {id(t): t for t, *_ in touched}.values() if table.stream_shard is not None]
         try:
             transact_write_items(self, transact_items)
         except Exception:
-            for name, (table, shard, length) in live.items():
+            for table, hash_value, range_value, before in reversed(touched):
+                _put_back(table, hash_value, range_value, before)
+            for shard, length in streams:
                 del shard.items[length:]
-                restored = self.tables.get(name)
-                if restored is not None and restored is not table:
-                    restored.stream_shard, shard.table = shard, restored
             raise
 
     return {
         (DynamoDBBackend, "update_item"): update_item_one_record,
-        (DynamoDBBackend, "transact_write_items"): transact_keeping_streams,
+        (DynamoDBBackend, "transact_write_items"): transact_rolling_back_items,
+        (dynamodb_models, "copy"): _TablesNotCopied(),
         (StreamShard, "add"): add_stream_record_noted,
         (Stream, "put_record"): put_record_noted,
     }
+
+
+class _TablesNotCopied:
+    """``copy`` as moto's DynamoDB backend module sees it: a table is not deep-copied (only
+    ``transact_write_items`` copies tables, and its replacement keeps what a rollback needs); any
+    other object is."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _touched_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+    """(table, hash key, range key, a copy of the item or None) for each item a transaction names;
+    an operation moto will refuse (no such table, a malformed key) writes nothing and is left out."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    touched = []
+    for entry in transact_items:
+        try:
+            op_type, op = next(iter(entry.items()))
+            table = backend.tables[op["TableName"]]
+            key = op["Item"] if op_type == "Put" else op["Key"]
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        except (KeyError, TypeError, AttributeError, StopIteration):
+            continue
+        before = table.get_item(hash_value, range_value)
+        touched.append((table, hash_value, range_value, copy.deepcopy(before)))
+    return touched
+
+
+def _put_back(table: Any, hash_value: Any, range_value: Any, before: Any) -> None:
+    """Make the item at this key what it was (``None``: absent), without a stream record."""
+    if range_value is not None:
+        if before is None:
+            table.items.get(hash_value, {}).pop(range_value, None)
+        else:
+            table.items[hash_value][range_value] = before
+    elif before is None:
+        table.items.pop(hash_value, None)
+    else:
+        table.items[hash_value] = before

@@ -92,18 +92,6 @@ def max_concurrency(invocations: list[Any]) -> int:
 
 
 @pytest.fixture(scope="module")
-def shared_cloud(request: pytest.FixtureRequest, lab_target: str) -> Iterator[Any]:
-    """One cloud for the checks that need no mapping settings (warm environments keep them fast);
-    each check has its own accounts and transactions, and starts with a clear journal."""
-    from lambdalab.cloud import LocalCloud
-    from lambdalab.grading import code_path_for
-
-    cloud = LocalCloud.start(Path(request.config.rootpath) / "template.yaml", code_path=code_path_for(lab_target))
-    yield cloud
-    cloud.close()
-
-
-@pytest.fixture(scope="module")
 def configured_cloud(request: pytest.FixtureRequest, lab_target: str, lab_root: Path) -> Iterator[Any]:
     """A cloud whose ledger mapping has the learner's failure settings (ops/failure_settings.py)."""
     from lambdalab.cloud import LocalCloud
@@ -118,10 +106,13 @@ def configured_cloud(request: pytest.FixtureRequest, lab_target: str, lab_root: 
 
 
 @pytest.fixture
-def cloud(shared_cloud: Any) -> Any:
-    shared_cloud.faults.clear()
-    shared_cloud.journal.clear()
-    return shared_cloud
+def cloud(lab_module_cloud: Any) -> Any:
+    """One cloud for the checks that need no mapping settings (warm environments keep them fast);
+    each check has its own accounts and transactions, and starts with a clear journal. (Not
+    ``lab_shared_cloud``: with a starter's ledger, settling a failing shard takes days of retries.)"""
+    lab_module_cloud.faults.clear()
+    lab_module_cloud.journal.clear()
+    return lab_module_cloud
 
 
 @pytest.fixture
