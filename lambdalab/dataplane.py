@@ -49,13 +49,11 @@ class RedrivePolicy:
     maxReceiveCount: int
 
 
-# moto backends whose first request imports its EC2 models (see lambdalab.moto_patches).
-_NEEDS_EC2_MODELS = frozenset({"ssm", "ec2"})
-_SESSION_LOCK = threading.Lock()
+SESSION_LOCK = threading.Lock()
 _sessions: dict[str, Any] = {}
 
 
-def _boto3_session(region: str) -> Any:
+def shared_session(region: str) -> Any:
     """One session per process and region that reads no AWS config or credentials file and no
     profile: never the user's. Shared by every data plane, so the service models botocore parses
     (about 40 ms a service) are loaded once, not once per cloud."""
@@ -144,12 +142,8 @@ class DataPlane:
         the service models are parsed already, and no user profile or config file is read."""
         options = {"region_name": self.region, "endpoint_url": endpoint_url or self.endpoint_url,
                    **_FAKE_CREDENTIALS, **kwargs}
-        with _SESSION_LOCK:  # botocore sessions are not thread-safe
-            if service in _NEEDS_EC2_MODELS:
-                from lambdalab.moto_patches import import_ec2_models
-
-                import_ec2_models(_boto3_session(self.region))
-            return _boto3_session(self.region).client(service, **options)
+        with SESSION_LOCK:  # botocore sessions are not thread-safe
+            return shared_session(self.region).client(service, **options)
 
     # -- timers the engine drives -----------------------------------------------------------------
     def end_visibility(self, queue_url: str, receipt_handle: str) -> None:

@@ -10,8 +10,9 @@ message. ``SendMessage`` reads ``ContentBasedDeduplication`` that way for every 
 clock once per scan and stop a delete at its message; what SQS answers is unchanged.
 
 The server looks up every request's service by listing moto's package directory (about 0.6 ms of
-``isdir`` calls a request); the list never changes, so it is read once. moto's EC2 models, which its
-SSM backend imports, list the regions of three partitions at import, each through a new boto3
+``isdir`` calls a request); the list never changes, so it is read once. moto's SSM models import its
+EC2 models only to look instances up; they are imported without them (EC2's come on first use).
+moto's EC2 models list the regions of three partitions at import, each through a new boto3
 ``Session`` that parses botocore's endpoint table and EC2 model again (about 0.5 s); they are
 imported with the data plane's session instead. DynamoDB's ``TransactWriteItems`` deep-copies
 every table it touches, to put the copy back if the transaction is cancelled; it keeps copies of the
@@ -28,6 +29,7 @@ import importlib
 import json
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -100,14 +102,21 @@ def apply() -> None:
                 setattr(cls, name, replacement)
 
 
-def import_ec2_models(session: Any) -> None:
-    """Import moto's EC2 models (needed by its SSM and EC2 backends) with ``session`` standing in
-    for the three boto3 Sessions they create at import; a no-op once imported."""
+def import_ec2_models(session: Any | None = None) -> None:
+    """Import moto's EC2 models with ``session`` (default: the data plane's) standing in for the
+    three boto3 Sessions they create at import; a no-op once imported."""
     module = "moto.ec2.models.availability_zones_and_regions"
     if module in sys.modules:
         return
     import boto3
 
+    if session is None:
+        from lambdalab.config import REGION
+        from lambdalab.dataplane import SESSION_LOCK, shared_session
+
+        with SESSION_LOCK:  # botocore sessions are not thread-safe
+            import_ec2_models(shared_session(REGION))
+        return
     real_session, importer = boto3.Session, threading.get_ident()
 
     def shared(*args: Any, **kwargs: Any) -> Any:
@@ -122,6 +131,43 @@ def import_ec2_models(session: Any) -> None:
             boto3.Session = real_session
             if module in sys.modules:
                 sys.modules[module].Session = real_session  # type: ignore[attr-defined]
+
+
+class _Ec2BackendsOnFirstUse:
+    """``ec2_backends`` as moto's SSM models see it: its EC2 models are imported the first time SSM
+    looks an instance up (maintenance window targets), not when SSM itself is."""
+
+    @staticmethod
+    def _real() -> Any:
+        import_ec2_models()
+        from moto.ec2 import ec2_backends
+
+        return ec2_backends
+
+    def __getitem__(self, account_id: str) -> Any:
+        return self._real()[account_id]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+
+def import_ssm_models() -> None:
+    """Import moto's SSM models without its EC2 models: SSM imports them only to look instances up,
+    and they cost 0.4 s (every instance type of every region, read from 90 files) at a cloud's first
+    SSM request, usually a parameter the template declares. A no-op once imported."""
+    if "moto.ssm.models" in sys.modules:
+        return
+    with _guard:
+        stand_in = None
+        if "moto.ec2" not in sys.modules:
+            stand_in = types.ModuleType("moto.ec2")
+            stand_in.ec2_backends = _Ec2BackendsOnFirstUse()  # type: ignore[attr-defined]
+            sys.modules["moto.ec2"] = stand_in
+        try:
+            importlib.import_module("moto.ssm.models")
+        finally:
+            if stand_in is not None and sys.modules.get("moto.ec2") is stand_in:
+                del sys.modules["moto.ec2"]
 
 
 def apply_streams() -> None:
@@ -248,9 +294,20 @@ def _replacements() -> dict[tuple[Any, str], Any]:
             wait_for_messages(self, timeout)
 
     modules = tuple(moto.backends.list_of_moto_modules())
+    get_backend = moto.backends.get_backend
+
+    def get_backend_lightly(name: str) -> Any:
+        """The server loads a service's backend at its first request: SSM's without EC2's, and
+        EC2's with the data plane's boto3 session."""
+        if name == "ssm":
+            import_ssm_models()
+        elif name == "ec2":
+            import_ec2_models()
+        return get_backend(name)  # type: ignore[call-overload]
 
     return {
         (moto.backends, "list_of_moto_modules"): lambda: modules,
+        (moto.backends, "get_backend"): get_backend_lightly,
         (Queue, "attributes"): property(_QueueAttributes),
         (Queue, "messages"): property(_receivable),
         (Queue, "approximate_number_of_messages_delayed"): property(lambda q: len(_delayed(q))),

@@ -109,25 +109,55 @@ def test_starting_loads_only_the_services_that_are_called() -> None:
     assert which == "['moto.sqs.models']"
 
 
-def test_ssm_imports_moto_ec2_with_the_shared_session_and_the_same_regions() -> None:
-    """moto's SSM backend imports its EC2 models, which list three partitions' regions through new
-    boto3 Sessions at import; the data plane lends its own session for that import (about 0.5 s
-    less) and then restores boto3.Session, and the regions are the ones a fresh session lists."""
+def test_ssm_answers_without_moto_ec2_which_imports_with_the_shared_session_when_needed() -> None:
+    """moto's SSM models import its EC2 models (0.4 s) for one instance lookup: SSM answers without
+    them. EC2's first request, or that lookup, imports them with the data plane's boto3 session
+    instead of the three new Sessions they make at import (0.5 s), restores boto3.Session, and
+    lists the regions a fresh session lists."""
     script = (
-        "import boto3; from lambdalab.dataplane import DataPlane\n"
-        "real = boto3.Session\n"
+        "import sys, boto3\n"
+        "real, made = boto3.Session, []\n"
+        "def counting(*args, **kwargs):\n"
+        "    made.append(1)\n"
+        "    return real(*args, **kwargs)\n"
+        "boto3.Session = counting\n"
+        "from lambdalab.dataplane import DataPlane\n"
         "dp = DataPlane('us-east-1').start()\n"
         "dp.client('ssm').put_parameter(Name='p', Type='String', Value='v')\n"
         "print(dp.client('ssm').get_parameter(Name='p')['Parameter']['Value'])\n"
+        "print('moto.ec2' in sys.modules)\n"
+        "before = len(made)  # moto's one Session for listing every backend's regions\n"
+        "import moto.ssm.models\n"
+        "print(type(moto.ssm.models.ec2_backends['123456789012']['us-east-1']).__name__)\n"
         "import moto.ec2.models.availability_zones_and_regions as azr\n"
-        "print(boto3.Session is real and azr.Session is real)\n"
+        "print(len(made) - before, boto3.Session is counting and azr.Session is counting)\n"
         "listed = {r.name for r in azr.RegionsAndZonesBackend.regions}\n"
-        "expected = set(real().get_available_regions('ec2'))\n"
-        "print(expected <= listed and len(listed) > 30)\n"
+        "print(set(real().get_available_regions('ec2')) <= listed and len(listed) > 30)\n"
+        "print(len(dp.client('ec2').describe_regions()['Regions']) > 10)\n"
         "dp.stop()\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["v", "True", "True"]
+    assert out.split() == ["v", "False", "EC2Backend", "0", "True", "True", "True"]
+
+
+def test_an_ec2_request_first_imports_moto_ec2_with_the_shared_session() -> None:
+    """The server's first EC2 request loads the EC2 backend through the same shared-session import."""
+    script = (
+        "import boto3\n"
+        "real, made = boto3.Session, []\n"
+        "def counting(*args, **kwargs):\n"
+        "    made.append(1)\n"
+        "    return real(*args, **kwargs)\n"
+        "boto3.Session = counting\n"
+        "from lambdalab.dataplane import DataPlane\n"
+        "dp = DataPlane('us-east-1').start()\n"
+        "dp.client('sqs').list_queues()  # moto makes one Session for listing every backend's regions\n"
+        "before = len(made)\n"
+        "print(len(dp.client('ec2').describe_regions()['Regions']) > 10, len(made) - before)\n"
+        "dp.stop()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "0"]
 
 
 def test_the_service_of_every_request_is_found_without_listing_moto_each_time(dataplane: DataPlane) -> None:
