@@ -13,6 +13,7 @@ none of its points, so a grade never counts what was not checked.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -140,13 +141,17 @@ def lab_stack(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def lab_run_tag(request: pytest.FixtureRequest) -> str:
-    """A suffix for ids a check creates: empty locally (every check has a fresh cloud), unique on a
-    deployed stack (its tables keep what earlier runs wrote)."""
+    """A suffix for ids a check creates, so it counts only its own: unique in this process on a
+    local cloud (checks may share one), unique across runs on a deployed stack (its tables keep
+    what earlier runs wrote)."""
     if cloud_of(request.config) != "aws":
-        return ""
+        return f"-{next(_LOCAL_RUN_TAGS)}"
     import uuid
 
     return f"-{uuid.uuid4().hex[:8]}"
+
+
+_LOCAL_RUN_TAGS = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -232,11 +237,11 @@ def lab_module_cloud(request: pytest.FixtureRequest, lab_target: str) -> Iterato
 
 
 @pytest.fixture
-def lab_shared_cloud(lab_module_cloud: Any) -> Any:
+def lab_shared_cloud(request: pytest.FixtureRequest, lab_module_cloud: Any) -> Any:
     """The module's cloud, settled for the next check: what an earlier check left running (its
     retries, a message still in flight) finishes first, then faults and the journal start empty.
     Checks on a shared cloud read back only their own data (their ids, keys, accounts)."""
-    if hasattr(lab_module_cloud, "run_until_idle"):
+    if cloud_of(request.config) != "aws":
         lab_module_cloud.run_until_idle()
         lab_module_cloud.faults.clear()
         lab_module_cloud.journal.clear()

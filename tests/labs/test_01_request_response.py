@@ -2,8 +2,9 @@
 
 Each check drives the learner's code through the local engine: HTTP requests to the local API
 Gateway, throttles injected or provoked by reserved concurrency, then the stored orders counted.
-The checks without ``local_only`` also grade a deployed stack (``--cloud aws``): there the ids a
-check creates carry ``lab_run_tag``, and only its own orders are counted.
+The checks on ``lab_shared_cloud`` share one cloud (a warm function, one start), and the checks
+without ``local_only`` also grade a deployed stack (``--cloud aws``): either way the ids a check
+creates carry ``lab_run_tag``, and only its own orders are counted.
 """
 
 from __future__ import annotations
@@ -62,11 +63,11 @@ def get(url):
 
 @pytest.mark.points(2, hint="POST /orders returns 201 with the order; GET /orders/{id} returns it with 200, "
                             "404 for an unknown id, 400 for a body that is not a valid order")
-def test_orders_api_maps_outcomes_to_status_codes(lab_cloud):
-    url = orders_url(lab_cloud)
-    status, order = post(url, {"item": "book", "quantity": 2})
+def test_orders_api_maps_outcomes_to_status_codes(lab_shared_cloud, lab_run_tag):
+    url = orders_url(lab_shared_cloud)
+    status, order = post(url, {"item": f"book{lab_run_tag}", "quantity": 2})
     assert status == 201, f"POST /orders answered {status}: {order}"
-    assert order["item"] == "book" and order["quantity"] == 2 and order["id"]
+    assert order["item"] == f"book{lab_run_tag}" and order["quantity"] == 2 and order["id"]
     assert get(f"{url}/{order['id']}") == (200, order)
     assert get(f"{url}/does-not-exist")[0] == 404
     assert post(url, {"item": "book", "quantity": 0})[0] == 400
@@ -78,22 +79,22 @@ def test_orders_api_maps_outcomes_to_status_codes(lab_cloud):
 @pytest.mark.points(2, hint="post_with_retries must retry 429/500/502/503/504, sleeping "
                             "backoff_delay(...) between attempts, and stop at the first success")
 @pytest.mark.local_only(reason="scripts Lambda throttles with cloud.faults")
-def test_client_retries_throttled_calls_until_they_succeed(lab_cloud, client):
-    lab_cloud.faults.throttle(FUNCTION, times=2)  # API Gateway answers 500 for a Lambda throttle
+def test_client_retries_throttled_calls_until_they_succeed(lab_shared_cloud, client, lab_run_tag):
+    lab_shared_cloud.faults.throttle(FUNCTION, times=2)  # API Gateway answers 500 for a Lambda throttle
     slept = []
-    reply = client.post_with_retries(orders_url(lab_cloud), {"item": "pen", "quantity": 1},
+    reply = client.post_with_retries(orders_url(lab_shared_cloud), {"item": f"pen{lab_run_tag}", "quantity": 1},
                                      sleep=slept.append, rng=lambda: 1.0, base_delay=0.1, max_delay=2.0)
     assert reply.status == 201, f"ended with {reply.status} after statuses {reply.statuses}"
     assert reply.statuses == [500, 500, 201]
     assert slept == [0.1, 0.2], "waits must grow exponentially: base_delay * 2**attempt (full jitter)"
-    assert len(stored_orders(lab_cloud)) == 1
+    assert len(stored_orders(lab_shared_cloud, lab_run_tag)) == 1
 
 
 @pytest.mark.points(2, hint="never retry a 4xx other than 429: the request itself is wrong and "
                             "will fail the same way every time")
-def test_client_does_not_retry_client_errors(lab_cloud, client):
+def test_client_does_not_retry_client_errors(lab_shared_cloud, client):
     slept = []
-    reply = client.post_with_retries(orders_url(lab_cloud), {"item": "", "quantity": 1}, sleep=slept.append)
+    reply = client.post_with_retries(orders_url(lab_shared_cloud), {"item": "", "quantity": 1}, sleep=slept.append)
     assert reply.status == 400 and reply.statuses == [400] and slept == []
 
 
@@ -116,35 +117,35 @@ def test_client_caps_its_backoff_and_retries_dropped_connections(client):
 
 @pytest.mark.points(2, hint="claim the Idempotency-Key with a conditional write; a repeat with the "
                             "same body must return the stored response, not create a second order")
-def test_a_repeated_post_with_the_same_key_creates_one_order(lab_cloud, lab_run_tag):
-    url, key = orders_url(lab_cloud), {"Idempotency-Key": f"k-1{lab_run_tag}"}
+def test_a_repeated_post_with_the_same_key_creates_one_order(lab_shared_cloud, lab_run_tag):
+    url, key = orders_url(lab_shared_cloud), {"Idempotency-Key": f"k-1{lab_run_tag}"}
     first = post(url, {"item": f"lamp{lab_run_tag}", "quantity": 1}, key)
     second = post(url, {"item": f"lamp{lab_run_tag}", "quantity": 1}, key)
     assert first[0] == 201, f"first POST answered {first}"
     assert second == first, "the retry must get exactly the stored response"
-    assert len(stored_orders(lab_cloud, lab_run_tag)) == 1
+    assert len(stored_orders(lab_shared_cloud, lab_run_tag)) == 1
 
 
 @pytest.mark.points(2, hint="post_with_retries must send one Idempotency-Key (the caller's, or one it makes "
                             "once) on every attempt: when an order was stored but the answer was lost (502), "
                             "the retry must get the stored order back, not create a second one")
 @pytest.mark.local_only(reason="scripts a crash after the order is stored with cloud.faults")
-def test_a_retry_after_a_lost_answer_reuses_the_key_and_creates_one_order(lab_cloud, client):
-    lab_cloud.faults.crash(FUNCTION)  # the handler stores the order, then its runtime dies: API Gateway says 502
-    reply = client.post_with_retries(orders_url(lab_cloud), {"item": "kettle", "quantity": 1},
+def test_a_retry_after_a_lost_answer_reuses_the_key_and_creates_one_order(lab_shared_cloud, client, lab_run_tag):
+    lab_shared_cloud.faults.crash(FUNCTION)  # the handler stores the order, then its runtime dies: API Gateway says 502
+    reply = client.post_with_retries(orders_url(lab_shared_cloud), {"item": f"kettle{lab_run_tag}", "quantity": 1},
                                      sleep=lambda seconds: None)
     assert reply.statuses == [502, 201], f"statuses: {reply.statuses}"
-    orders = stored_orders(lab_cloud)
+    orders = stored_orders(lab_shared_cloud, lab_run_tag)
     assert len(orders) == 1, f"{len(orders)} orders stored for one POST: each attempt used a new key"
     assert reply.body["id"] == orders[0]["id"]["S"]
 
 
 @pytest.mark.points(1, hint="the same Idempotency-Key with a different body is a client bug: answer 422")
-def test_the_same_key_with_another_body_is_refused_with_422(lab_cloud, lab_run_tag):
-    url, key = orders_url(lab_cloud), {"Idempotency-Key": f"k-2{lab_run_tag}"}
+def test_the_same_key_with_another_body_is_refused_with_422(lab_shared_cloud, lab_run_tag):
+    url, key = orders_url(lab_shared_cloud), {"Idempotency-Key": f"k-2{lab_run_tag}"}
     assert post(url, {"item": f"lamp{lab_run_tag}", "quantity": 1}, key)[0] == 201
     assert post(url, {"item": f"lamp{lab_run_tag}", "quantity": 9}, key)[0] == 422
-    assert len(stored_orders(lab_cloud, lab_run_tag)) == 1
+    assert len(stored_orders(lab_shared_cloud, lab_run_tag)) == 1
 
 
 @pytest.mark.points(2, hint="while the first request with a key is still running, a duplicate must get "
