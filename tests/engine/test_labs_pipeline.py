@@ -151,10 +151,13 @@ def test_the_report_lists_checks_as_written_whichever_worker_finished_first(tmp_
     assert not (tmp_path / "worker.json").exists()
 
 
-def test_a_local_cloud_is_graded_by_up_to_four_workers_and_a_stack_by_one(monkeypatch):
+def test_labs_are_graded_by_a_worker_each_up_to_the_cores_and_four_and_a_stack_by_one(monkeypatch):
+    """A lab's checks share warm clouds, so one lab is graded in one process; several labs spread
+    over workers, a file each (design: grading)."""
     monkeypatch.setattr("os.cpu_count", lambda: 16)
-    assert grading.grading_workers("local") == grading.MAX_GRADING_WORKERS == 4
+    assert grading.grading_workers("local", 6) == grading.MAX_GRADING_WORKERS == 4
+    assert grading.grading_workers("local", 1) == 1 and grading.grading_workers("local", 3) == 3
     monkeypatch.setattr("os.cpu_count", lambda: 1)
-    assert grading.grading_workers("local") == 1
+    assert grading.grading_workers("local", 4) == 1
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert grading.grading_workers("local") == 2 and grading.grading_workers("aws") == 1
+    assert grading.grading_workers("local", 4) == 2 and grading.grading_workers("aws", 4) == 1
