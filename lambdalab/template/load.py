@@ -110,6 +110,16 @@ def _transform(sam: dict[str, Any]) -> dict[str, Any]:
     except InvalidDocumentException as exc:
         causes = "; ".join(str(c) for c in getattr(exc, "causes", []) or [exc])
         raise ConfigurationError(f"SAM transform failed: {causes}") from None
+    finally:
+        _drop_translator_metrics()
+
+
+def _drop_translator_metrics() -> None:
+    """The translator counts its own work for CloudWatch, through a publisher that discards it, and
+    warns "There are unpublished metrics" when the counts are collected unpublished: publish them."""
+    from samtranslator.metrics.method_decorator import MetricsMethodWrapperSingleton
+
+    MetricsMethodWrapperSingleton.get_instance().publish()
 
 
 def load_template(path: str | Path) -> LoadedTemplate:

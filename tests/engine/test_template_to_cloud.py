@@ -134,6 +134,18 @@ def test_a_missing_template_file_is_a_clear_error(tmp_path):
         LocalCloud.start(tmp_path / "nope.yaml")
 
 
+def test_transforming_a_template_leaves_no_translator_metrics_to_warn_about(tmp_path):
+    """The SAM translator counts its work for CloudWatch and warns "There are unpublished metrics"
+    when the counts are collected: a transform leaves none behind."""
+    from samtranslator.metrics.method_decorator import MetricsMethodWrapperSingleton
+
+    from lambdalab.template.load import load_template
+
+    template = write_app(tmp_path, function("Fn"), {"app.py": "def handler(event, context):\n    return 1\n"})
+    load_template(template)
+    assert MetricsMethodWrapperSingleton.get_instance().metrics_cache == {}
+
+
 def test_the_project_template_starts_and_lists_its_functions():
     """The course's own template provisions cleanly (it is what every notebook starts), and
     ListFunctions lists its functions [INV] (design: lessons use the engine's public API only)."""
