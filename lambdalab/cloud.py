@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,11 @@ FAKE_CREDENTIALS = {
 # Variables that could lead a boto3 client to the user's real account: never passed on.
 _USER_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 _warned_runtimes: set[str] = set()
+# moto's state is process-wide, so a process runs one local cloud at a time: the one open now.
+_open_cloud: LocalCloud | None = None
+_open_cloud_lock = threading.Lock()
+REPLACED = ("lambdalab: closed the local cloud started earlier in this process; a process runs one "
+            "local cloud at a time (moto's state is shared by the whole process)")
 
 
 class LocalCloud:
@@ -95,6 +101,7 @@ class LocalCloud:
         model.env_overrides = dict(env_vars or {})
         for lid, variables in model.env_overrides.items():
             check_environment_keys(lid, variables)
+        _close_the_open_cloud()
         dataplane = DataPlane(REGION).start()
         try:
             dataplane.reset()
@@ -111,6 +118,9 @@ class LocalCloud:
         cloud._point_process_here()
         cloud._warn_runtime_once()
         heap.cloud_started()
+        global _open_cloud
+        with _open_cloud_lock:
+            _open_cloud = cloud
         return cloud
 
     def close(self) -> None:
@@ -118,6 +128,10 @@ class LocalCloud:
         if self._closed:
             return
         self._closed = True
+        global _open_cloud
+        with _open_cloud_lock:
+            if _open_cloud is self:
+                _open_cloud = None
         self.clock.close()  # no more timers or real-time polls
         for closer in reversed(self._closers):
             closer()
@@ -208,6 +222,7 @@ class LocalCloud:
     # -- the public API -------------------------------------------------------------------------
     def client(self, service: str, **kwargs: Any) -> Any:
         """A plain boto3 client on this cloud's endpoints (``kwargs`` as ``boto3.client`` takes them)."""
+        self._require_open()
         endpoint = self.lambda_endpoint if service == "lambda" else self.dataplane.endpoint_url
         return self.dataplane.new_client(service, endpoint_url=endpoint, **kwargs)
 
@@ -222,12 +237,14 @@ class LocalCloud:
     def invoke(self, function: str, event: Any = None, invocation_type: str = "RequestResponse",
                log_type: str | None = None, client_context: str | None = None) -> InvokeResult:
         """Invoke like the Lambda API: RequestResponse (default), Event (202) or DryRun (204)."""
+        self._require_open()
         return self.service.invoke(function, event, invocation_type=invocation_type, log_type=log_type,
                                    client_context=client_context)
 
     def run_until_idle(self) -> int:
         """Drive every queued event, retry and poller until nothing is left to do, including
         invocations still running in other threads (an API request that already timed out)."""
+        self._require_open()
         steps = self.clock.run_until_idle()
         while self.concurrency.running():
             self.concurrency.wait_until_idle()
@@ -236,6 +253,7 @@ class LocalCloud:
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock forward, running whatever falls due on the way."""
+        self._require_open()
         self.clock.advance(seconds)
 
     def now(self) -> float:
@@ -247,6 +265,7 @@ class LocalCloud:
 
     def api_url(self, api: str) -> str:
         """Base URL of a local API Gateway stage (logical id, e.g. "ServerlessRestApi")."""
+        self._require_open()
         if api not in self.api_gateways:
             raise ConfigurationError(f"no API named {api!r}; the template has {sorted(self.api_gateways)}")
         return str(self.api_gateways[api].url)
@@ -255,7 +274,28 @@ class LocalCloud:
     def faults(self) -> Any:
         from lambdalab.faults import Faults
 
+        self._require_open()
         return Faults(self.service)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _require_open(self) -> None:
+        """A closed cloud's journal and logs can still be read; nothing can run on it."""
+        if self._closed:
+            raise ConfigurationError("this local cloud is closed (a process runs one local cloud at a time: "
+                                     "starting another closes the one before); start a new one")
+
+
+def _close_the_open_cloud() -> None:
+    """Before a new cloud resets moto, close the one open in this process, saying so: left open, its
+    pollers would fail on, or consume, the new cloud's resources of the same names."""
+    with _open_cloud_lock:
+        earlier = _open_cloud
+    if earlier is not None and not earlier.closed:
+        earlier.close()
+        print(REPLACED, file=sys.stderr)
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
 import boto3
@@ -323,3 +324,27 @@ def test_api_gateway_authorization_set_in_globals_is_refused_naming_globals(tmp_
     with pytest.raises(ConfigurationError) as raised:
         LocalCloud.start(template).close()
     assert (raised.value.logical_id, raised.value.property) == ("Globals", "Api.Auth")
+
+
+def test_starting_a_cloud_closes_the_one_open_in_the_process_and_says_so(make_cloud, capsys):
+    """moto's state is process-wide: a new cloud resets it, and the one before would fail on (or
+    consume) resources of the same names. So it is closed first, with a notice; it refuses further
+    work by name, its journal stays readable, and the environment points at the new cloud until
+    that one closes too (design: one local cloud per process)."""
+    handlers = {"app.py": "def handler(event, context):\n    return event\n"}
+    before = os.environ.get("AWS_ENDPOINT_URL")
+    first = make_cloud(function("Fn"), handlers)
+    first.invoke("Fn", {"n": 1})
+    capsys.readouterr()
+    second = make_cloud(function("Fn"), handlers)
+    assert "closed the local cloud started earlier in this process" in capsys.readouterr().err
+    assert first.closed and not second.closed
+    with pytest.raises(ConfigurationError, match="this local cloud is closed"):
+        first.invoke("Fn", {"n": 2})
+    with pytest.raises(ConfigurationError, match="this local cloud is closed"):
+        first.run_until_idle()
+    assert len(first.journal.invocations("Fn")) == 1
+    assert os.environ["AWS_ENDPOINT_URL"] == second.dataplane.endpoint_url
+    assert json.loads(second.invoke("Fn", {"n": 3}).payload) == {"n": 3}
+    second.close()
+    assert os.environ.get("AWS_ENDPOINT_URL") == before
