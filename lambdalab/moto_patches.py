@@ -10,7 +10,8 @@ message. ``SendMessage`` reads ``ContentBasedDeduplication`` that way for every 
 clock once per scan and stop a delete at its message; what SQS answers is unchanged.
 
 The server looks up every request's service by listing moto's package directory (about 0.6 ms of
-``isdir`` calls a request); the list never changes, so it is read once. moto's SSM models import its
+``isdir`` calls a request), and every request's action by listing its response class's methods;
+neither list ever changes, so each is read once. moto's SSM models import its
 EC2 models only to look instances up; they are imported without them (EC2's come on first use).
 moto's EC2 models list the regions of three partitions at import, each through a new boto3
 ``Session`` that parses botocore's endpoint table and EC2 model again (about 0.5 s); they are
@@ -36,6 +37,7 @@ from typing import Any
 
 import moto
 import moto.backends
+import moto.core.responses
 from moto.core.utils import camelcase_to_underscores, unix_time_millis
 
 from lambdalab import datachanges
@@ -295,6 +297,12 @@ def _replacements() -> dict[tuple[Any, str], Any]:
 
     modules = tuple(moto.backends.list_of_moto_modules())
     get_backend = moto.backends.get_backend
+    method_names_from_class = moto.core.responses.method_names_from_class
+
+    @functools.cache
+    def action_names(clazz: type) -> frozenset[str]:
+        """A response class's methods (its actions), listed once per class instead of per request."""
+        return frozenset(method_names_from_class(clazz))
 
     def get_backend_lightly(name: str) -> Any:
         """The server loads a service's backend at its first request: SSM's without EC2's, and
@@ -308,6 +316,7 @@ def _replacements() -> dict[tuple[Any, str], Any]:
     return {
         (moto.backends, "list_of_moto_modules"): lambda: modules,
         (moto.backends, "get_backend"): get_backend_lightly,
+        (moto.core.responses, "method_names_from_class"): action_names,
         (Queue, "attributes"): property(_QueueAttributes),
         (Queue, "messages"): property(_receivable),
         (Queue, "approximate_number_of_messages_delayed"): property(lambda q: len(_delayed(q))),

@@ -172,6 +172,33 @@ def test_the_service_of_every_request_is_found_without_listing_moto_each_time(da
     assert dataplane.client("sqs").list_queues().get("QueueUrls", []) == []
 
 
+def test_the_action_of_every_request_is_found_without_listing_its_class_each_time(
+        dataplane: DataPlane, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto listed a response class's methods (inspect.getmembers) on every request to find its
+    action; they are listed once per class, with the same names."""
+    import inspect
+
+    import moto.core.responses
+    from moto.sqs.responses import SQSResponse
+
+    with moto_patches.unpatched():
+        listed = set(moto.core.responses.method_names_from_class(SQSResponse))
+    assert set(moto.core.responses.method_names_from_class(SQSResponse)) == listed
+    sqs = dataplane.client("sqs")
+    url = sqs.create_queue(QueueName="actions")["QueueUrl"]
+    listings = Counter[str]()
+    real = inspect.getmembers
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        listings["getmembers"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inspect, "getmembers", counted)
+    for n in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=str(n))
+    assert listings["getmembers"] == 0 and len(receive(dataplane, url)) == 5
+
+
 # -- one request at a time --------------------------------------------------------------------------
 @pytest.fixture
 def frequent_thread_switches() -> Iterator[None]:
