@@ -3,7 +3,8 @@
 One thread waits on the response pipe and the output pipe together with ``poll``: the response
 arrives with no thread hand-off, output is drained while the handler runs (a handler printing
 megabytes never blocks), and both the deadline and the watchdog (memory, liveness) are the poll's
-timeout, so an invocation that answers within ``WATCH_INTERVAL_S`` pays nothing for them.
+timeout, so an invocation that answers within ``WATCH_INTERVAL_S`` pays nothing for them; the
+interval doubles while a run goes on, up to ``MAX_WATCH_INTERVAL_S``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ READ_SIZE = 1 << 16  # a pipe's capacity; bigger reads cost an mmap per call
 MAX_HEADER_BYTES = 4096
 EXIT_GRACE_S = 1.0  # once the runtime closed its response pipe, how long it may take to exit
 WATCH_INTERVAL_S = 0.005  # while waiting: is the process still there, and within its memory size?
+MAX_WATCH_INTERVAL_S = 0.05  # the interval doubles up to this: a long run is not read 200 times a second
 EXITED, TIMED_OUT, OUT_OF_MEMORY, GARBLED = "exited", "timed out", "out of memory", "garbled"
 _KINDS = {b"N": "N", b"R": "R"}
 _STATUSES = {b"ok": True, b"error": False}
@@ -118,14 +120,16 @@ class FunctionProcess:
                 self._poller.unregister(self._request)
 
     def _wait(self, deadline: float, memory_limit_mb: int) -> Message | Stopped:
-        next_watch = time.monotonic() + WATCH_INTERVAL_S
+        interval = WATCH_INTERVAL_S
+        next_watch = time.monotonic() + interval
         while True:
             now = time.monotonic()
             if now >= next_watch:
                 ended = self._watch(memory_limit_mb)
                 if ended is not None:
                     return ended
-                next_watch = now + WATCH_INTERVAL_S
+                interval = min(interval * 2, MAX_WATCH_INTERVAL_S)  # the peak (VmHWM) is kept: none is missed
+                next_watch = now + interval
             if now >= deadline:
                 self._over_memory(memory_limit_mb)  # the peak, for REPORT
                 return self._stop(TIMED_OUT, signal.SIGKILL)

@@ -369,3 +369,23 @@ def test_shutdown_stops_the_process_is_idempotent_and_later_invokes_are_refused(
         os.kill(pid, 0)
     with pytest.raises(EnvironmentShutDown):
         invoke(env)
+
+
+def test_a_long_run_is_watched_less_and_less_often(make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch):
+    """While a handler runs, the engine checks its memory and liveness after 5 ms, then ever less often
+    (up to every 50 ms): a one-second run is read a few dozen times, not two hundred."""
+    from lambdalab.runtime import process
+
+    watched = []
+    real = process.FunctionProcess._watch
+
+    def counting(self: process.FunctionProcess, memory_limit_mb: int) -> object:
+        watched.append(1)
+        return real(self, memory_limit_mb)
+
+    env = make_env("hangs.handler", timeout_s=1.0)
+    invoke(env, {})  # Init and a first run, unwatched from here
+    monkeypatch.setattr(process.FunctionProcess, "_watch", counting)
+    result = invoke(env, {"hang": True})
+    assert result.error_type == "Sandbox.Timedout"
+    assert 1 <= len(watched) <= 40, len(watched)  # at most 4 + 1000 / 50 in the second it runs
