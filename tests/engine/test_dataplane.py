@@ -109,20 +109,25 @@ def test_starting_loads_only_the_services_that_are_called() -> None:
     assert which == "['moto.sqs.models']"
 
 
+# A script's start: every boto3.Session made from here on is counted in ``made``; ``dp`` is a data plane.
+_COUNTING_SESSIONS = (
+    "import sys, boto3\n"
+    "real, made = boto3.Session, []\n"
+    "def counting(*args, **kwargs):\n"
+    "    made.append(1)\n"
+    "    return real(*args, **kwargs)\n"
+    "boto3.Session = counting\n"
+    "from lambdalab.dataplane import DataPlane\n"
+    "dp = DataPlane('us-east-1').start()\n"
+)
+
+
 def test_ssm_answers_without_moto_ec2_which_imports_with_the_shared_session_when_needed() -> None:
     """moto's SSM models import its EC2 models (0.4 s) for one instance lookup: SSM answers without
     them. EC2's first request, or that lookup, imports them with the data plane's boto3 session
     instead of the three new Sessions they make at import (0.5 s), restores boto3.Session, and
     lists the regions a fresh session lists."""
-    script = (
-        "import sys, boto3\n"
-        "real, made = boto3.Session, []\n"
-        "def counting(*args, **kwargs):\n"
-        "    made.append(1)\n"
-        "    return real(*args, **kwargs)\n"
-        "boto3.Session = counting\n"
-        "from lambdalab.dataplane import DataPlane\n"
-        "dp = DataPlane('us-east-1').start()\n"
+    script = _COUNTING_SESSIONS + (
         "dp.client('ssm').put_parameter(Name='p', Type='String', Value='v')\n"
         "print(dp.client('ssm').get_parameter(Name='p')['Parameter']['Value'])\n"
         "print('moto.ec2' in sys.modules)\n"
@@ -142,15 +147,7 @@ def test_ssm_answers_without_moto_ec2_which_imports_with_the_shared_session_when
 
 def test_an_ec2_request_first_imports_moto_ec2_with_the_shared_session() -> None:
     """The server's first EC2 request loads the EC2 backend through the same shared-session import."""
-    script = (
-        "import boto3\n"
-        "real, made = boto3.Session, []\n"
-        "def counting(*args, **kwargs):\n"
-        "    made.append(1)\n"
-        "    return real(*args, **kwargs)\n"
-        "boto3.Session = counting\n"
-        "from lambdalab.dataplane import DataPlane\n"
-        "dp = DataPlane('us-east-1').start()\n"
+    script = _COUNTING_SESSIONS + (
         "dp.client('sqs').list_queues()  # moto makes one Session for listing every backend's regions\n"
         "before = len(made)\n"
         "print(len(dp.client('ec2').describe_regions()['Regions']) > 10, len(made) - before)\n"
