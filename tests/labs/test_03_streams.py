@@ -93,7 +93,9 @@ def max_concurrency(invocations: list[Any]) -> int:
 
 @pytest.fixture(scope="module")
 def configured_cloud(request: pytest.FixtureRequest, lab_target: str, lab_root: Path) -> Iterator[Any]:
-    """A cloud whose ledger mapping has the learner's failure settings (ops/failure_settings.py)."""
+    """A cloud whose ledger mapping has the learner's failure settings (ops/failure_settings.py).
+    Its checks come first in the file: the module's shared cloud, started after them, closes it (a
+    process runs one local cloud at a time)."""
     from lambdalab.cloud import LocalCloud
     from lambdalab.grading import code_path_for, load_module
 
