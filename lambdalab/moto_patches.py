@@ -104,35 +104,33 @@ def apply() -> None:
                 setattr(cls, name, replacement)
 
 
-def import_ec2_models(session: Any | None = None) -> None:
-    """Import moto's EC2 models with ``session`` (default: the data plane's) standing in for the
-    three boto3 Sessions they create at import; a no-op once imported."""
+def import_ec2_models() -> None:
+    """Import moto's EC2 models with the data plane's boto3 session standing in for the three
+    Sessions they create at import; a no-op once imported."""
     module = "moto.ec2.models.availability_zones_and_regions"
     if module in sys.modules:
         return
     import boto3
 
-    if session is None:
-        from lambdalab.config import REGION
-        from lambdalab.dataplane import SESSION_LOCK, shared_session
+    from lambdalab.config import REGION
+    from lambdalab.dataplane import SESSION_LOCK, shared_session
 
-        with SESSION_LOCK:  # botocore sessions are not thread-safe
-            import_ec2_models(shared_session(REGION))
-        return
     real_session, importer = boto3.Session, threading.get_ident()
+    with SESSION_LOCK:  # botocore sessions are not thread-safe
+        session = shared_session(REGION)
 
-    def shared(*args: Any, **kwargs: Any) -> Any:
-        mine = not args and not kwargs and threading.get_ident() == importer
-        return session if mine else real_session(*args, **kwargs)
+        def shared(*args: Any, **kwargs: Any) -> Any:
+            mine = not args and not kwargs and threading.get_ident() == importer
+            return session if mine else real_session(*args, **kwargs)
 
-    with _guard:
-        boto3.Session = shared
-        try:
-            importlib.import_module(module)
-        finally:
-            boto3.Session = real_session
-            if module in sys.modules:
-                sys.modules[module].Session = real_session  # type: ignore[attr-defined]
+        with _guard:
+            boto3.Session = shared
+            try:
+                importlib.import_module(module)
+            finally:
+                boto3.Session = real_session
+                if module in sys.modules:
+                    sys.modules[module].Session = real_session  # type: ignore[attr-defined]
 
 
 class _Ec2BackendsOnFirstUse:
