@@ -21,14 +21,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lambdalab import moto_patches  # noqa: E402
-from lambdalab.dataplane import ENGINE_VISIBILITY_TIMEOUT, DataPlane  # noqa: E402
+from lambdalab.dataplane import moto_patches  # noqa: E402
+from lambdalab.dataplane.server import ENGINE_VISIBILITY_TIMEOUT, DataPlane  # noqa: E402
 
 REGION = "us-east-1"
 COLD_START = """
 import json, time
 began = time.perf_counter()
-from lambdalab.dataplane import DataPlane
+from lambdalab.dataplane.server import DataPlane
 imported = time.perf_counter()
 dataplane = DataPlane("us-east-1").start()
 started = time.perf_counter()

@@ -22,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lambdalab import LocalCloud, sqs  # noqa: E402
-from lambdalab.dataplane import ENGINE_VISIBILITY_TIMEOUT  # noqa: E402
+from lambdalab import LocalCloud  # noqa: E402
+from lambdalab.dataplane.server import ENGINE_VISIBILITY_TIMEOUT  # noqa: E402
+from lambdalab.sources import sqs  # noqa: E402
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"

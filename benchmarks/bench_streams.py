@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lambdalab import LocalCloud, streams  # noqa: E402
+from lambdalab import LocalCloud  # noqa: E402
+from lambdalab.sources import streams  # noqa: E402
 
 RECORDS, SHARDS = 10_000, 4
 TEMPLATE = textwrap.dedent("""\

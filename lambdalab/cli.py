@@ -1,26 +1,35 @@
-"""``lambdalab`` on the command line: up, invoke, logs, grade, labs, template check."""
+"""The engine on the command line: ``up``, ``invoke``, ``logs``, ``template check``.
+
+The course adds its own commands (``grade``, ``labs``, ``up --jupyter``) in ``lambdalab_course.cli``
+through ``parser(extend=...)`` and ``cmd_up``'s ``companion``; the engine knows nothing of them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lambdalab.errors import AwsApiError, LambdaLabError
+
+# Starts a process beside a running cloud (given the cloud); None when there is nothing to start.
+Companion = Callable[[Any], "subprocess.Popen[bytes] | None"]
 
 
 def _project_root(template: Path) -> Path:
     return template.resolve().parent
 
 
-def cmd_up(args: argparse.Namespace) -> int:
+def cmd_up(args: argparse.Namespace, companion: Companion | None = None) -> int:
+    """Run a real-time cloud until Ctrl-C; ``companion`` starts a process beside it (e.g. JupyterLab),
+    which is stopped with the cloud, and whose exit stops the cloud too."""
     from lambdalab.cloud import LocalCloud
 
     template = Path(args.template)
@@ -35,32 +44,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    jupyter = None
-    if args.jupyter:
-        env = {**os.environ, **cloud.client_environment()}
-        root = _project_root(template)
-        cmd = [sys.executable, "-m", "jupyterlab", "--notebook-dir", str(root / "notebooks"), "--ip", "127.0.0.1"]
-        if args.no_browser:
-            cmd.append("--no-browser")
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            cmd.append("--allow-root")  # containers and CI machines often run as root
-        print("lambdalab: opening JupyterLab on notebooks/ (Ctrl-C stops both) ...", flush=True)
-        # Its own session: a terminal's Ctrl-C reaches only lambdalab, which then stops Jupyter cleanly.
-        jupyter = subprocess.Popen(cmd, env=env, cwd=root, start_new_session=True)
+    companion_process = companion(cloud) if companion is not None else None
     print("\nlambdalab: ready. Ctrl-C to stop.", flush=True)
     try:
         while not stop.is_set():
-            if jupyter is not None and jupyter.poll() is not None:
+            if companion_process is not None and companion_process.poll() is not None:
                 break
             stop.wait(0.5)
     finally:
         print("\nlambdalab: shutting down ...", flush=True)
-        if jupyter is not None and jupyter.poll() is None:
-            jupyter.terminate()  # Jupyter shuts its kernels down on SIGTERM
+        if companion_process is not None and companion_process.poll() is None:
+            companion_process.terminate()  # Jupyter, for one, shuts its kernels down on SIGTERM
             try:
-                jupyter.wait(timeout=10)
+                companion_process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                jupyter.kill()
+                companion_process.kill()
         cloud.close()
         print("lambdalab: stopped.", flush=True)
     return 0
@@ -151,37 +149,12 @@ def cmd_template_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0  # warnings are advice: they do not fail the check
 
 
-def cmd_labs(args: argparse.Namespace) -> int:
-    from lambdalab import cli_labs
-
-    root = _project_root(Path(args.template))
-    action = {"build": cli_labs.cmd_labs_build, "check": cli_labs.cmd_labs_check,
-              "verify-starters": cli_labs.cmd_labs_verify_starters}[args.action]
-    return int(action(root))
-
-
-def cmd_grade(args: argparse.Namespace) -> int:
-    from lambdalab import cli_labs
-    from lambdalab.environ import environ
-    from lambdalab.grading import CLOUD_VARIABLE, STACK_VARIABLE
-
-    cloud = args.cloud or os.environ.get(CLOUD_VARIABLE) or "local"
-    stack = args.stack or os.environ.get(STACK_VARIABLE)
-    if cloud == "aws" and not stack:
-        print("lambdalab: --cloud aws needs --stack NAME, the deployed stack to grade", file=sys.stderr)
-        return 2
-    # The checks run in a pytest process of their own, which reads the cloud from its environment.
-    with environ({CLOUD_VARIABLE: cloud, STACK_VARIABLE: stack if cloud == "aws" else None}):
-        return int(cli_labs.cmd_grade(_project_root(Path(args.template)), args.lab, args.target))
-
-
-def parser() -> argparse.ArgumentParser:
+def parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
+    """The engine's commands; ``extend`` gets the subparsers to add more (the course's)."""
     p = argparse.ArgumentParser(prog="lambdalab", description="AWS Lambda's invocation models, locally.")
     p.add_argument("--template", default="template.yaml", help="SAM template (default: template.yaml)")
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the local cloud in real time and print its endpoints")
-    up.add_argument("--jupyter", action="store_true", help="also open JupyterLab on notebooks/")
-    up.add_argument("--no-browser", action="store_true", help="with --jupyter: do not open a browser")
     up.set_defaults(run=cmd_up)
     inv = sub.add_parser("invoke", help="invoke a function once and print its payload and log tail")
     inv.add_argument("function")
@@ -192,26 +165,17 @@ def parser() -> argparse.ArgumentParser:
     logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
     logs.add_argument("--follow", "-f", action="store_true")
     logs.set_defaults(run=cmd_logs)
-    grade = sub.add_parser("grade", help="run the graded checks and print the grade table")
-    grade.add_argument("lab", nargs="?", help="e.g. 01_request_response (default: all)")
-    grade.add_argument("--target", choices=("labs", "solutions"), default="labs")
-    grade.add_argument("--cloud", choices=("local", "aws"), default=None,
-                       help="grade on the local cloud (default) or a deployed stack, whose resources are read "
-                            "with your AWS credentials and region; local-only checks earn no points there")
-    grade.add_argument("--stack", metavar="NAME", help="with --cloud aws: the CloudFormation stack to grade")
-    grade.set_defaults(run=cmd_grade)
-    labs = sub.add_parser("labs", help="build or check labs/ from solutions/")
-    labs.add_argument("action", choices=("build", "check", "verify-starters"))
-    labs.set_defaults(run=cmd_labs)
     tpl = sub.add_parser("template", help="check a template offline")
     tpl.add_argument("action", choices=("check",))
     tpl.add_argument("file", nargs="?", help="template file (default: --template)")
     tpl.set_defaults(run=cmd_template_check)
+    if extend is not None:
+        extend(sub)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None, extend: Callable[[Any], None] | None = None) -> int:
+    args = parser(extend).parse_args(argv)
     if getattr(args, "file", None):
         args.template = args.file
     try:

@@ -19,17 +19,17 @@ from typing import Any
 
 from lambdalab import heap
 from lambdalab.clock import Clock, RealClock, VirtualClock
-from lambdalab.concurrency import Concurrency
 from lambdalab.config import REGION, FunctionConfig, check_environment_keys
-from lambdalab.dataplane import DataPlane
+from lambdalab.dataplane.server import DataPlane
 from lambdalab.environ import set_environ
 from lambdalab.errors import ConfigurationError
 from lambdalab.httpserver import LocalServer
-from lambdalab.journal import Journal
-from lambdalab.lambda_api import LambdaApi
-from lambdalab.logstore import LogStore
-from lambdalab.service import InvokeResult, LambdaService, RequestIds
-from lambdalab.sources import Sources
+from lambdalab.observe.journal import Journal
+from lambdalab.observe.logstore import LogStore
+from lambdalab.service.api import LambdaApi
+from lambdalab.service.concurrency import Concurrency
+from lambdalab.service.invoke import InvokeResult, LambdaService, RequestIds
+from lambdalab.sources.base import Sources
 from lambdalab.template import CloudModel, build_model, load_template
 
 FAKE_CREDENTIALS = {
@@ -212,7 +212,7 @@ class LocalCloud:
     def _start_api_gateways(self) -> None:
         if not self.model.apis:
             return
-        from lambdalab.apigateway import ApiGatewayServer
+        from lambdalab.sources.apigateway import ApiGatewayServer
 
         for lid, api in self.model.apis.items():
             server = ApiGatewayServer(api, self.service, self.clock)
@@ -272,7 +272,7 @@ class LocalCloud:
 
     @property
     def faults(self) -> Any:
-        from lambdalab.faults import Faults
+        from lambdalab.service.faults import Faults
 
         self._require_open()
         return Faults(self.service)

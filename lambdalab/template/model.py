@@ -22,8 +22,8 @@ from lambdalab.config import (
     FunctionConfig,
     check_environment_keys,
 )
+from lambdalab.dataplane.provision import DATA_PLANE_TYPES, NOT_ENFORCED_TYPES, ClientFactory, ResourceType
 from lambdalab.errors import ConfigurationError
-from lambdalab.provision import DATA_PLANE_TYPES, NOT_ENFORCED_TYPES, ClientFactory, ResourceType
 from lambdalab.template.intrinsics import Resolver, references
 from lambdalab.template.load import LoadedTemplate
 from lambdalab.template.openapi import SAM_API_TYPES, check_sam_apis, operations

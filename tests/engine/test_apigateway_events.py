@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lambdalab.apigateway.events import ProxyRequest, RequestContext, encode_body, http_event, rest_event
-from lambdalab.apigateway.gateway_responses import Failure, gateway_response
-from lambdalab.apigateway.responses import MalformedProxyResponse, http_response, rest_response
-from lambdalab.apigateway.routes import RouteMatch, Router
+from lambdalab.sources.apigateway.events import ProxyRequest, RequestContext, encode_body, http_event, rest_event
+from lambdalab.sources.apigateway.gateway_responses import Failure, gateway_response
+from lambdalab.sources.apigateway.responses import MalformedProxyResponse, http_response, rest_response
+from lambdalab.sources.apigateway.routes import RouteMatch, Router
 from lambdalab.template.model import ApiConfig, Route
 from tests.engine.event_shapes import shape_differences
 

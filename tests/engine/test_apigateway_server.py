@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from lambdalab.apigateway import ApiGatewayServer
-from lambdalab.apigateway.server import MALFORMED_LOG_LINE
 from lambdalab.errors import RESERVED_LIMIT, TooManyRequestsException
+from lambdalab.sources.apigateway import ApiGatewayServer
+from lambdalab.sources.apigateway.server import MALFORMED_LOG_LINE
 from lambdalab.template import build_model, load_template
 from lambdalab.template.model import ApiConfig, Route
 from tests.engine.apps import function, write_app

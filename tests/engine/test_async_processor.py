@@ -8,15 +8,15 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from lambdalab.asyncinvoke import processor
-from lambdalab.asyncinvoke.config import from_request, to_response
-from lambdalab.asyncinvoke.records import Response, dead_letter_attributes, invocation_record
-from lambdalab.asyncinvoke.s3 import notification_configuration
-from lambdalab.asyncinvoke.s3events import s3_event, s3_record, sequencer
-from lambdalab.asyncinvoke.snsevents import sns_event, sns_record
 from lambdalab.clock import iso_timestamp
 from lambdalab.config import EventInvokeConfig
 from lambdalab.errors import InvalidParameterValueException, NotSupportedLocally, ValidationException
+from lambdalab.sources.asyncinvoke import processor
+from lambdalab.sources.asyncinvoke.config import from_request, to_response
+from lambdalab.sources.asyncinvoke.records import Response, dead_letter_attributes, invocation_record
+from lambdalab.sources.asyncinvoke.s3 import notification_configuration
+from lambdalab.sources.asyncinvoke.s3events import s3_event, s3_record, sequencer
+from lambdalab.sources.asyncinvoke.snsevents import sns_event, sns_record
 from tests.engine.event_shapes import sample, shape_differences
 
 DEFAULT = EventInvokeConfig()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lambdalab.asyncinvoke import queue_of
+from lambdalab.sources.asyncinvoke import queue_of
 from tests.engine.async_apps import bodies, events_seen, messages, offsets, start, waits
 
 

@@ -1,5 +1,5 @@
 """Data-change notices: the virtual clock polls every source before each task, so an idle queue or
-stream must cost no requests, yet gating on ``lambdalab.datachanges`` must never hide a message or
+stream must cost no requests, yet gating on ``lambdalab.dataplane.datachanges`` must never hide a message or
 record. Requests are counted with botocore's ``before-call`` event on the data plane's shared client,
 the one the pollers use."""
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lambdalab import datachanges, moto_patches
+from lambdalab.dataplane import datachanges, moto_patches
 from tests.engine.sqs_apps import queue_app, send
 from tests.engine.sqs_apps import seen as sqs_seen
 from tests.engine.stream_apps import put, stream_app

@@ -14,8 +14,8 @@ import moto
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdalab import moto_patches
-from lambdalab.dataplane import ENGINE_VISIBILITY_TIMEOUT, DataPlane, RedrivePolicy
+from lambdalab.dataplane import moto_patches
+from lambdalab.dataplane.server import ENGINE_VISIBILITY_TIMEOUT, DataPlane, RedrivePolicy
 
 REGION = "us-east-1"
 HOLD = ENGINE_VISIBILITY_TIMEOUT
@@ -98,7 +98,7 @@ def test_stop_closes_the_port_and_can_be_called_twice() -> None:
 def test_starting_loads_only_the_services_that_are_called() -> None:
     """Start stays fast because moto imports a service's backend on its first request, not all ~180
     (design: moto in server mode)."""
-    script = ("import sys; from lambdalab.dataplane import DataPlane\n"
+    script = ("import sys; from lambdalab.dataplane.server import DataPlane\n"
               "dp = DataPlane('us-east-1').start(); dp.client('sqs').list_queues(); dp.stop()\n"
               "print(len({m.split('.')[1] for m in sys.modules if m.endswith('.models')}))\n"
               "print(sorted(m for m in ('moto.sqs.models', 'moto.ec2.models', 'moto.dynamodb.models') "
@@ -117,7 +117,7 @@ _COUNTING_SESSIONS = (
     "    made.append(1)\n"
     "    return real(*args, **kwargs)\n"
     "boto3.Session = counting\n"
-    "from lambdalab.dataplane import DataPlane\n"
+    "from lambdalab.dataplane.server import DataPlane\n"
     "dp = DataPlane('us-east-1').start()\n"
 )
 
@@ -477,7 +477,7 @@ def transaction_scenario(dp: DataPlane) -> list[Any]:
 def test_transactions_commit_and_cancel_exactly_as_moto_as_released(dataplane: DataPlane) -> None:
     """TransactWriteItems is all or nothing: a cancelled one leaves every item as it was.
     The patch that rolls back items instead of whole tables changes the cost only (design: moto patches)."""
-    from lambdalab.moto_patches import apply_streams
+    from lambdalab.dataplane.moto_patches import apply_streams
 
     apply_streams()
     patched = transaction_scenario(dataplane)
@@ -497,7 +497,7 @@ def test_a_transaction_costs_the_same_whatever_the_size_of_its_tables(
     only the touched items are copied now (design: moto patches)."""
     import copy
 
-    from lambdalab.moto_patches import apply_streams
+    from lambdalab.dataplane.moto_patches import apply_streams
 
     apply_streams()
     copied = Counter[str]()

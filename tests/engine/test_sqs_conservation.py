@@ -3,7 +3,7 @@ message ends either processed or in the dead-letter queue; none is lost."""
 
 from __future__ import annotations
 
-from lambdalab import sqs
+from lambdalab.sources import sqs
 from tests.engine.sqs_apps import dead_letters, queue_app, queue_depth, seen, send
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdalab import sqs
+from lambdalab.sources import sqs
 from tests.engine.sqs_apps import dead_letters, max_concurrency, queue_app, queue_depth, seen, send
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lambdalab import sqs
 from lambdalab.errors import ConfigurationError, InvalidParameterValueException
-from lambdalab.sqs.config import VisibilityTimeoutWarning, parse_mapping
+from lambdalab.sources import sqs
+from lambdalab.sources.sqs.config import VisibilityTimeoutWarning, parse_mapping
 from tests.engine.sqs_apps import queue_app
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:Jobs"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdalab import sqs
+from lambdalab.sources import sqs
 from tests.engine.sqs_apps import dead_letters, queue_app, queue_depth, seen, send
 
 REPORT = "FunctionResponseTypes: [ReportBatchItemFailures]"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from lambdalab.filtering import record_matches
-from lambdalab.sqs import processor
-from lambdalab.sqs.records import Times, build_record, within_payload_limit
-from lambdalab.sqs.scaling import Scaling
+from lambdalab.sources.filtering import record_matches
+from lambdalab.sources.sqs import processor
+from lambdalab.sources.sqs.records import Times, build_record, within_payload_limit
+from lambdalab.sources.sqs.scaling import Scaling
 from tests.engine.event_shapes import sample, shape_differences
 
 IDS = ["m1", "m2", "m3"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lambdalab import sqs
 from lambdalab.errors import RESERVED_LIMIT
+from lambdalab.sources import sqs
 from tests.engine.sqs_apps import dead_letters, max_concurrency, queue_app, queue_depth, seen, send
 
 

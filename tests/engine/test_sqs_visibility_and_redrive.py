@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from lambdalab import sqs
+from lambdalab.sources import sqs
 from tests.engine.event_shapes import sample, shape_differences
 from tests.engine.sqs_apps import dead_letters, queue_app, queue_depth, seen, send
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lambdalab import streams
+from lambdalab.sources import streams
 from tests.engine.stream_apps import failures, put, seen, stream_app, times_seen
 
 ON_FAILURE = """

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lambdalab.errors import ConfigurationError
-from lambdalab.streams.config import parse_mapping, stream_kind
+from lambdalab.sources.streams.config import parse_mapping, stream_kind
 
 KINESIS_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/Events"
 DDB_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2026-01-01T00:00:00.000"

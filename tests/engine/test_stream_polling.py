@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdalab import streams
 from lambdalab.errors import RESERVED_LIMIT
+from lambdalab.sources import streams
 from tests.engine.stream_apps import max_concurrency, put, put_keyed, seen, stream_app
 
 

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from lambdalab.batchsender import Answer
-from lambdalab.streams import processor
-from lambdalab.streams.destinations import on_failure_record
-from lambdalab.streams.processor import decide
-from lambdalab.streams.records import dynamodb_record, kinesis_record, slot_of
+from lambdalab.sources.batchsender import Answer
+from lambdalab.sources.streams import processor
+from lambdalab.sources.streams.destinations import on_failure_record
+from lambdalab.sources.streams.processor import decide
+from lambdalab.sources.streams.records import dynamodb_record, kinesis_record, slot_of
 from tests.engine.event_shapes import sample, shape_differences
 
 SEQS = [11, 12, 13, 14]

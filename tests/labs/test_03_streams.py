@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from lambdalab import streams
+from lambdalab.sources import streams
 from lambdalab.errors import RESERVED_LIMIT
 
 LEDGER, AUDIT = "LedgerFunction", "BalanceAuditFunction"
@@ -97,7 +97,7 @@ def configured_cloud(request: pytest.FixtureRequest, lab_target: str, lab_root: 
     Its checks come first in the file: the module's shared cloud, started after them, closes it (a
     process runs one local cloud at a time)."""
     from lambdalab.cloud import LocalCloud
-    from lambdalab.grading import code_path_for, load_module
+    from lambdalab_course.grading import code_path_for, load_module
 
     cloud = LocalCloud.start(Path(request.config.rootpath) / "template.yaml", code_path=code_path_for(lab_target))
     try:
@@ -119,7 +119,7 @@ def cloud(lab_module_cloud: Any) -> Any:
 
 @pytest.fixture
 def load(request: pytest.FixtureRequest) -> Any:
-    from lambdalab.grading import load_module
+    from lambdalab_course.grading import load_module
 
     return load_module
 

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from lambdalab import sqs
+from lambdalab.sources import sqs
 from lambdalab.errors import RESERVED_LIMIT
 
 WORKER = "ExportWorkerFunction"

@@ -1,0 +1,1 @@
+"""What happened: the journal of attempts, its timeline plot, and CloudWatch-style log lines."""

@@ -1,0 +1,108 @@
+"""Every invocation attempt, in order, with its outcome in AWS's words; tables and timelines.
+
+The journal keeps exact virtual times. What it prints rounds them to offsets from the cloud's
+start, so a notebook's output is the same every run even though handler durations vary by ms.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Any
+
+SUCCESS, ERROR, THROTTLED = "Success", "Error", "Throttled"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One attempt. ``detail`` is the error type (``KeyError``, ``Sandbox.Timedout``) or throttle Reason."""
+
+    request_id: str
+    function: str
+    source: str  # "invoke", "lambda-api", "apigateway:OrdersApi", ...
+    invocation_type: str  # RequestResponse | Event
+    attempt: int
+    env_id: str | None
+    cold: bool
+    start: float  # virtual epoch seconds
+    end: float
+    outcome: str  # Success | Error | Throttled
+    detail: str | None = None
+    stop_reason: str | None = None  # why no further attempt follows, when that matters
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+class Journal:
+    def __init__(self, origin: float):
+        self.origin = origin
+        self._items: list[Invocation] = []
+        self._lock = threading.Lock()
+
+    def record(self, item: Invocation) -> None:
+        with self._lock:
+            self._items.append(item)
+
+    def set_stop_reason(self, request_id: str, attempt: int, reason: str) -> None:
+        """Say why no attempt follows the latest entry of ``request_id``'s ``attempt`` (e.g. ``RetriesExhausted``)."""
+        with self._lock:
+            for index in range(len(self._items) - 1, -1, -1):
+                item = self._items[index]
+                if item.request_id == request_id and item.attempt == attempt:
+                    self._items[index] = replace(item, stop_reason=reason)
+                    return
+
+    def invocations(self, function: str | None = None, *, outcome: str | None = None) -> list[Invocation]:
+        with self._lock:
+            items = list(self._items)
+        return [
+            i for i in items
+            if (function is None or i.function == function) and (outcome is None or i.outcome == outcome)
+        ]
+
+    def counts(self, function: str | None = None) -> Counter[str]:
+        """How many attempts ended each way, e.g. ``{'Success': 18, 'Throttled': 2}``."""
+        return Counter(i.outcome for i in self.invocations(function))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def rows(self, function: str | None = None, precision: int = 0) -> list[dict[str, Any]]:
+        """Plain rows for printing; times are offsets from the cloud's start, rounded. A ``stop``
+        column (why no attempt follows) appears when any row has one."""
+        items = self.invocations(function)
+        stops = any(i.stop_reason for i in items)
+        return [
+            {
+                "t": round(i.start - self.origin, precision) if precision else int(i.start - self.origin),
+                "function": i.function,
+                "source": i.source,
+                "attempt": i.attempt,
+                "env": i.env_id or "-",
+                "start": "cold" if i.cold else ("warm" if i.env_id else "-"),
+                "outcome": i.outcome,
+                "detail": i.detail or "",
+                **({"stop": i.stop_reason or ""} if stops else {}),
+            }
+            for i in items
+        ]
+
+    def table(self, function: str | None = None, precision: int = 0) -> str:
+        """A fixed-width text table of ``rows`` (what notebooks print)."""
+        rows = self.rows(function, precision)
+        if not rows:
+            return "(no invocations)"
+        headers = list(rows[0])
+        widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+        lines = ["  ".join(h.ljust(widths[h]) for h in headers).rstrip()]
+        lines += ["  ".join(str(r[h]).ljust(widths[h]) for h in headers).rstrip() for r in rows]
+        return "\n".join(lines)
+
+    def plot(self, function: str | None = None, ax: Any = None, title: str | None = None) -> Any:
+        from lambdalab.observe.timeline import plot_timeline
+
+        return plot_timeline(self.invocations(function), self.origin, ax=ax, title=title)

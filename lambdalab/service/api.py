@@ -1,0 +1,236 @@
+"""The Lambda API over HTTP, so the stock boto3 ``lambda`` client works (AWS_ENDPOINT_URL_LAMBDA).
+
+Serves Invoke, GetFunction, ListFunctions, Get/Put/DeleteFunctionConcurrency, GetAccountSettings,
+and Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s) (kept by ``lambdalab.sources.asyncinvoke``),
+Get/List/UpdateEventSourceMapping(s) (for the mappings the source modules register).
+Every other operation is refused with ``NotSupportedLocally`` rather than answered wrongly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from lambdalab.config import FunctionConfig
+from lambdalab.errors import AwsApiError, InvalidParameterValueException, NotSupportedLocally, ResourceNotFoundException
+from lambdalab.service.invoke import LambdaService
+
+_EIC = "/2019-09-25/functions/<path:name>/event-invoke-config"
+ROUTES = Map([
+    Rule("/2015-03-31/functions/<path:name>/invocations", methods=["POST"], endpoint="Invoke"),
+    Rule("/2015-03-31/functions/", methods=["GET"], endpoint="ListFunctions"),
+    Rule("/2015-03-31/functions/<name>", methods=["GET"], endpoint="GetFunction"),
+    Rule("/2015-03-31/functions/<path:name>/configuration", methods=["GET"], endpoint="GetFunctionConfiguration"),
+    Rule("/2017-10-31/functions/<path:name>/concurrency", methods=["PUT"], endpoint="PutFunctionConcurrency"),
+    Rule("/2017-10-31/functions/<path:name>/concurrency", methods=["DELETE"], endpoint="DeleteFunctionConcurrency"),
+    Rule("/2019-09-30/functions/<path:name>/concurrency", methods=["GET"], endpoint="GetFunctionConcurrency"),
+    Rule("/2016-08-19/account-settings/", methods=["GET"], endpoint="GetAccountSettings"),
+    Rule(f"{_EIC}", methods=["PUT"], endpoint="PutFunctionEventInvokeConfig"),
+    Rule(f"{_EIC}", methods=["POST"], endpoint="UpdateFunctionEventInvokeConfig"),
+    Rule(f"{_EIC}", methods=["GET"], endpoint="GetFunctionEventInvokeConfig"),
+    Rule(f"{_EIC}", methods=["DELETE"], endpoint="DeleteFunctionEventInvokeConfig"),
+    Rule(f"{_EIC}/list", methods=["GET"], endpoint="ListFunctionEventInvokeConfigs"),
+    Rule("/2015-03-31/event-source-mappings/", methods=["GET"], endpoint="ListEventSourceMappings"),
+    Rule("/2015-03-31/event-source-mappings/<name>", methods=["GET"], endpoint="GetEventSourceMapping"),
+    Rule("/2015-03-31/event-source-mappings/<name>", methods=["PUT"], endpoint="UpdateEventSourceMapping"),
+    # Versions, aliases and resource policies do not exist locally: refused by the operation's name.
+    Rule("/2015-03-31/functions/<name>/versions", methods=["GET"], endpoint="ListVersionsByFunction"),
+    Rule("/2015-03-31/functions/<name>/aliases", methods=["GET"], endpoint="ListAliases"),
+    Rule("/2015-03-31/functions/<name>/aliases/<alias>", methods=["GET"], endpoint="GetAlias"),
+    Rule("/2015-03-31/functions/<name>/policy", methods=["GET"], endpoint="GetPolicy"),
+], strict_slashes=False)
+REFUSED_BY_NAME = ("ListVersionsByFunction", "ListAliases", "GetAlias", "GetPolicy")
+
+
+def function_configuration(fn: FunctionConfig) -> dict[str, Any]:
+    return {
+        "FunctionName": fn.FunctionName,
+        "FunctionArn": fn.FunctionArn,
+        "Runtime": fn.Runtime,
+        "Handler": fn.Handler,
+        "Timeout": fn.Timeout,
+        "MemorySize": fn.MemorySize,
+        "Version": "$LATEST",
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": list(fn.Architectures),
+        "Environment": {"Variables": dict(fn.Environment)},
+        **({"DeadLetterConfig": {"TargetArn": fn.DeadLetterQueue}} if fn.DeadLetterQueue else {}),
+    }
+
+
+class LambdaApi:
+    """A WSGI app translating the Lambda REST API onto a LambdaService."""
+
+    def __init__(self, service: LambdaService, source: str = "lambda-api"):
+        self.service = service
+        self.source = source
+        self._handlers: dict[str, Callable[[Request, str], Response]] = {
+            "Invoke": self.invoke,
+            "ListFunctions": self.list_functions,
+            "GetFunction": self.get_function,
+            "GetFunctionConfiguration": self.get_function_configuration,
+            "PutFunctionConcurrency": self.put_concurrency,
+            "DeleteFunctionConcurrency": self.delete_concurrency,
+            "GetFunctionConcurrency": self.get_concurrency,
+            "GetAccountSettings": self.account_settings,
+            "PutFunctionEventInvokeConfig": self.event_invoke_config,
+            "UpdateFunctionEventInvokeConfig": self.event_invoke_config,
+            "GetFunctionEventInvokeConfig": self.event_invoke_config,
+            "DeleteFunctionEventInvokeConfig": self.event_invoke_config,
+            "ListFunctionEventInvokeConfigs": self.list_event_invoke_configs,
+            "ListEventSourceMappings": self.list_event_source_mappings,
+            "GetEventSourceMapping": self.get_event_source_mapping,
+            "UpdateEventSourceMapping": self.update_event_source_mapping,
+            **{operation: _refuse(operation) for operation in REFUSED_BY_NAME},
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        try:
+            endpoint, args = ROUTES.bind_to_environ(environ).match()
+            response = self._handlers[str(endpoint)](request, unquote(args.get("name", "")))
+        except AwsApiError as exc:
+            response = error_response(exc)
+        except (NotFound, HTTPException):
+            response = error_response(NotSupportedLocally(
+                f"lambdalab does not support the Lambda operation {request.method} {request.path} locally"
+            ))
+        return response(environ, start_response)
+
+    def invoke(self, request: Request, name: str) -> Response:
+        result = self.service.invoke(
+            name,
+            request.get_data(),
+            invocation_type=request.headers.get("X-Amz-Invocation-Type", "RequestResponse"),
+            log_type=request.headers.get("X-Amz-Log-Type"),
+            client_context=request.headers.get("X-Amz-Client-Context"),
+            qualifier=request.args.get("Qualifier"),
+            source=self.source,
+        )
+        headers = {"x-amzn-RequestId": result.request_id, "X-Amz-Executed-Version": result.executed_version}
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = result.function_error
+        if result.log_result:
+            headers["X-Amz-Log-Result"] = result.log_result
+        return Response(result.payload, status=result.status, headers=headers, content_type="application/json")
+
+    def list_functions(self, request: Request, name: str) -> Response:
+        return _json({"Functions": [function_configuration(f) for f in self.service.functions()]})
+
+    def get_function(self, request: Request, name: str) -> Response:
+        fn = self.service.function(name)
+        body: dict[str, Any] = {
+            "Configuration": function_configuration(fn),
+            "Code": {"RepositoryType": "S3", "Location": fn.CodeUri.as_uri()},
+        }
+        reserved = self.service.concurrency.reserved(fn.FunctionName)
+        if reserved is not None:
+            body["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
+        return _json(body)
+
+    def get_function_configuration(self, request: Request, name: str) -> Response:
+        return _json(function_configuration(self.service.function(name)))
+
+    def put_concurrency(self, request: Request, name: str) -> Response:
+        fn = self.service.function(name)
+        try:
+            value = int(json.loads(request.get_data() or b"{}")["ReservedConcurrentExecutions"])
+        except (KeyError, ValueError, TypeError):
+            raise InvalidParameterValueException("ReservedConcurrentExecutions must be an integer") from None
+        self.service.concurrency.set_reserved(fn.FunctionName, value)
+        return _json({"ReservedConcurrentExecutions": value})
+
+    def delete_concurrency(self, request: Request, name: str) -> Response:
+        fn = self.service.function(name)
+        self.service.concurrency.set_reserved(fn.FunctionName, None)
+        return Response(status=204)
+
+    def get_concurrency(self, request: Request, name: str) -> Response:
+        reserved = self.service.concurrency.reserved(self.service.function(name).FunctionName)
+        return _json({} if reserved is None else {"ReservedConcurrentExecutions": reserved})
+
+    def event_invoke_config(self, request: Request, name: str) -> Response:
+        """Put (replace), Update (patch), Get, Delete FunctionEventInvokeConfig ($LATEST only)."""
+        from lambdalab.sources import asyncinvoke
+
+        if request.args.get("Qualifier", "$LATEST") != "$LATEST":
+            raise NotSupportedLocally("Only the $LATEST qualifier is supported locally")
+        if request.method == "GET":
+            return _json(asyncinvoke.get_config(self.service, name))
+        if request.method == "DELETE":
+            asyncinvoke.delete_config(self.service, name)
+            return Response(status=204)
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            raise InvalidParameterValueException("the request body is not JSON") from None
+        return _json(asyncinvoke.put_config(self.service, name, body, patch=request.method == "POST"))
+
+    def list_event_invoke_configs(self, request: Request, name: str) -> Response:
+        from lambdalab.sources import asyncinvoke
+
+        return _json(asyncinvoke.list_configs(self.service, name))
+
+    def account_settings(self, request: Request, name: str) -> Response:
+        c = self.service.concurrency
+        return _json({
+            "AccountLimit": {
+                "ConcurrentExecutions": c.account_limit,
+                "UnreservedConcurrentExecutions": c.account_limit - c.total_reserved(),
+            },
+            "AccountUsage": {"FunctionCount": len(self.service.functions())},
+        })
+
+    # -- event-source mappings (registered by the source modules; Create/Delete are refused) --
+    def list_event_source_mappings(self, request: Request, name: str) -> Response:
+        arn, function = request.args.get("EventSourceArn"), request.args.get("FunctionName")
+        wanted = self.service.function(function).FunctionArn if function else None
+        found = [m.describe() for m in self.service.event_source_mappings.values()]
+        found = [m for m in found if (arn is None or m["EventSourceArn"] == arn)
+                 and (wanted is None or m["FunctionArn"] == wanted)]
+        return _json({"EventSourceMappings": found})
+
+    def _mapping(self, uuid: str) -> Any:
+        if uuid not in self.service.event_source_mappings:
+            raise ResourceNotFoundException(f"The resource you requested does not exist. (Service: Lambda, "
+                                            f"Status Code: 404, UUID: {uuid})")
+        return self.service.event_source_mappings[uuid]
+
+    def get_event_source_mapping(self, request: Request, name: str) -> Response:
+        return _json(self._mapping(name).describe())
+
+    def update_event_source_mapping(self, request: Request, name: str) -> Response:
+        mapping = self._mapping(name)
+        try:
+            changes = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            raise InvalidParameterValueException("the request body is not JSON") from None
+        return _json(mapping.update(**changes), status=202)
+
+
+def _refuse(operation: str) -> Callable[[Request, str], Response]:
+    """A handler for an operation whose path a served route would otherwise take for a function name."""
+    def refuse(request: Request, name: str) -> Response:
+        raise NotSupportedLocally(f"lambdalab does not support the Lambda operation {operation} locally")
+    return refuse
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def error_response(exc: AwsApiError) -> Response:
+    return Response(
+        json.dumps(exc.body()),
+        status=exc.status,
+        headers={"x-amzn-ErrorType": exc.code},
+        content_type="application/json",
+    )

@@ -1,0 +1,359 @@
+"""The Lambda service: Invoke with AWS's limits and errors, warm environment pools, concurrency.
+
+Sync invokes answer 200 even when the function failed (``X-Amz-Function-Error: Unhandled``) [INV];
+throttles raise TooManyRequestsException with its Reason [TMR]; payloads over 6 MB are refused
+(1 MB for Event) [INV]. Every attempt lands in the journal, every log line in the log store.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lambdalab.clock import Clock
+from lambdalab.config import FunctionConfig
+from lambdalab.errors import (
+    AwsApiError,
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    NotSupportedLocally,
+    RequestTooLargeException,
+    ResourceNotFoundException,
+    TooManyRequestsException,
+)
+from lambdalab.observe.journal import ERROR, SUCCESS, THROTTLED, Invocation, Journal
+from lambdalab.observe.logstore import LogEvent, LogStore
+from lambdalab.runtime.environment import ExecutionEnvironment, InvocationResult
+from lambdalab.service.concurrency import Concurrency
+from lambdalab.sources.base import EventSourceMapping
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024
+LOG_TAIL_BYTES = 4096
+CLIENT_CONTEXT_LIMIT = 3583  # bytes of base64, sync invokes only [INV]
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What Invoke answers: the status, the payload and the function-error header, as AWS."""
+
+    status: int
+    payload: bytes
+    request_id: str
+    function_error: str | None = None
+    log_result: str | None = None  # base64, with LogType=Tail
+    executed_version: str = "$LATEST"
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.payload) if self.payload else None
+
+    @property
+    def log_tail(self) -> str:
+        return base64.b64decode(self.log_result).decode(errors="replace") if self.log_result else ""
+
+
+EnvironBuilder = Callable[[FunctionConfig, str], dict[str, str]]
+
+
+class RequestIds:
+    """Request ids: seeded in virtual mode so the same scenario prints the same ids."""
+
+    def __init__(self, seed: int | None):
+        self._rng = random.Random(seed) if seed is not None else None
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        if self._rng is None:
+            return str(uuid.uuid4())
+        with self._lock:
+            return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+
+class LambdaService:
+    def __init__(
+        self,
+        functions: dict[str, FunctionConfig],
+        *,
+        clock: Clock,
+        journal: Journal,
+        concurrency: Concurrency,
+        logs: LogStore,
+        environ: EnvironBuilder,
+        request_ids: RequestIds,
+    ):
+        self._functions = {f.FunctionName: f for f in functions.values()}
+        self._by_logical_id = dict(functions)
+        self.clock = clock
+        self.journal = journal
+        self.concurrency = concurrency
+        self.logs = logs
+        self._environ = environ
+        self.request_ids = request_ids
+        self._idle: dict[str, list[ExecutionEnvironment]] = {name: [] for name in self._functions}
+        self._all: list[ExecutionEnvironment] = []
+        self._env_seq = itertools.count(1)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._forced: dict[str, deque[tuple[str, str]]] = defaultdict(deque)
+        # Where InvocationType=Event puts an event: (function, payload, request id, source).
+        self.event_queue: Callable[[FunctionConfig, bytes, str, str], None] | None = None
+        # Event-source mappings the Lambda API shows and updates, by UUID (the source modules add them).
+        self.event_source_mappings: dict[str, EventSourceMapping] = {}
+        for fn in self._functions.values():
+            if fn.ReservedConcurrentExecutions is not None:
+                try:
+                    concurrency.set_reserved(fn.FunctionName, fn.ReservedConcurrentExecutions)
+                except InvalidParameterValueException as exc:
+                    from lambdalab.errors import ConfigurationError
+
+                    raise ConfigurationError(exc.message, fn.logical_id, "ReservedConcurrentExecutions") from None
+
+    # -- lookup -------------------------------------------------------------------------------
+    def function(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+        """By name, logical id or ARN (``...:function:Name`` with an optional ``:$LATEST``).
+
+        Locally a function has no published versions or aliases, so any other qualifier names a
+        function that does not exist, and AWS answers that with ResourceNotFoundException.
+        """
+        key = name
+        if key.startswith("arn:"):
+            parts = key.split(":")
+            key = parts[6] if len(parts) > 6 else key
+            if len(parts) > 7 and parts[7]:
+                qualifier = qualifier or parts[7]
+        fn = self._functions.get(key) or self._by_logical_id.get(key)
+        suffix = f":{qualifier}" if qualifier and qualifier != "$LATEST" else ""
+        if fn is None or suffix:
+            raise ResourceNotFoundException(
+                f"Function not found: arn:aws:lambda:us-east-1:123456789012:function:{key}{suffix}"
+            )
+        return fn
+
+    def functions(self) -> list[FunctionConfig]:
+        return list(self._functions.values())
+
+    # -- invoke -------------------------------------------------------------------------------
+    def invoke(
+        self,
+        name: str,
+        payload: Any = None,
+        *,
+        invocation_type: str = "RequestResponse",
+        log_type: str | None = None,
+        client_context: str | None = None,
+        source: str = "invoke",
+        qualifier: str | None = None,
+    ) -> InvokeResult:
+        fn = self.function(name, qualifier)
+        if client_context is not None and len(client_context) > CLIENT_CONTEXT_LIMIT:
+            raise InvalidParameterValueException(
+                f"Client context must be at most {CLIENT_CONTEXT_LIMIT} bytes (base64-encoded JSON)"
+            )
+        if invocation_type not in INVOCATION_TYPES:
+            raise InvalidParameterValueException(f"Unsupported InvocationType: {invocation_type}")
+        body = _payload_bytes(payload)
+        limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
+        if len(body) > limit:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )
+        request_id = self.request_ids.next()
+        if invocation_type == "DryRun":
+            return InvokeResult(204, b"", request_id)
+        if invocation_type == "Event":
+            if self.event_queue is None:
+                raise NotSupportedLocally("asynchronous invocation needs the async queue "
+                                          "(lambdalab.sources.asyncinvoke)")
+            self.event_queue(fn, body, request_id, source)  # retries, DLQ and destinations live there
+            return InvokeResult(202, b"", request_id)
+        return self.run_attempt(fn, body, request_id, source=source, log_type=log_type,
+                                client_context=client_context)
+
+    def run_attempt(
+        self,
+        fn: FunctionConfig,
+        body: bytes,
+        request_id: str,
+        *,
+        source: str,
+        invocation_type: str = "RequestResponse",
+        attempt: int = 1,
+        log_type: str | None = None,
+        client_context: str | None = None,
+        start: float | None = None,
+    ) -> InvokeResult:
+        """One attempt: a concurrency lease, an environment, the run, the journal entry.
+
+        ``start``: the virtual instant it begins (a poller starting several batches at once passes
+        the same instant to each, whichever thread runs first); default now.
+        """
+        start = self.clock.now() if start is None else start
+        forced = self._next_forced(fn.FunctionName)
+        if forced and forced[0] == "error":
+            return self._forced_error(fn, request_id, source, invocation_type, attempt, forced[1])
+        try:
+            if forced and forced[0] == "throttle":
+                raise TooManyRequestsException(forced[1])
+            self.concurrency.acquire(fn.FunctionName)
+        except TooManyRequestsException as exc:
+            self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
+                                           None, False, start, start, THROTTLED, exc.reason))
+            raise
+        try:
+            env = self._take_environment(fn)
+            began = time.perf_counter()
+            result = env.invoke(request_id, body, client_context=client_context,
+                                now_epoch_ms=int(start * 1000))
+            if forced and forced[0] == "crash":
+                from lambdalab.service.faults import crashed
+
+                result = crashed(result, env, request_id)
+            elapsed = time.perf_counter() - began
+            # Back in the idle pool before the lease is released: the invocation that takes the
+            # freed slot must find this warm environment, not start one beyond the limit.
+            self._return_environment(fn, env, result)
+        finally:
+            self.concurrency.release(fn.FunctionName)
+        end = start + elapsed
+        self.clock.observe(end)
+        self.logs.put(fn.FunctionName, [
+            LogEvent(start, env_log_stream(env), request_id, line) for line in result.log_lines
+        ])
+        payload, function_error = result.payload, result.function_error
+        if len(payload) > SYNC_PAYLOAD_LIMIT and invocation_type == "RequestResponse":
+            payload = json.dumps({
+                "errorMessage": f"Response payload size ({len(payload)} bytes) exceeded maximum allowed "
+                                f"payload size ({SYNC_PAYLOAD_LIMIT} bytes).",
+                "errorType": "Function.ResponseSizeTooLarge",
+            }).encode()
+            function_error = "Unhandled"
+        outcome = SUCCESS if function_error is None else ERROR
+        detail = None if function_error is None else (_error_type(payload) or result.error_type)
+        self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
+                                       env.env_id, result.cold, start, end, outcome, detail))
+        tail = None
+        if log_type == "Tail":
+            text = "\n".join(result.log_lines).encode()[-LOG_TAIL_BYTES:]
+            tail = base64.b64encode(text).decode()
+        return InvokeResult(200, payload, request_id, function_error, tail)
+
+    # -- scripted faults ----------------------------------------------------------------------
+    def force(self, function: str, outcomes: list[tuple[str, str]]) -> None:
+        with self._lock:
+            self._forced[self.function(function).FunctionName].extend(outcomes)
+
+    def clear_forced(self, function: str | None = None) -> None:
+        with self._lock:
+            if function is None:
+                self._forced.clear()
+            else:
+                self._forced.pop(self.function(function).FunctionName, None)
+
+    def _next_forced(self, function: str) -> tuple[str, str] | None:
+        with self._lock:
+            queue = self._forced.get(function)
+            return queue.popleft() if queue else None
+
+    def _forced_error(self, fn: FunctionConfig, request_id: str, source: str, invocation_type: str,
+                      attempt: int, message: str) -> InvokeResult:
+        start = self.clock.now()
+        payload = json.dumps({"errorMessage": message, "errorType": "Exception", "stackTrace": []}).encode()
+        self.logs.put(fn.FunctionName, [
+            LogEvent(start, "lambdalab-faults", request_id, f"[ERROR] Exception: {message} (scripted fault)")
+        ])
+        self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
+                                       None, False, start, start, ERROR, "Exception"))
+        return InvokeResult(200, payload, request_id, "Unhandled")
+
+    # -- environments -------------------------------------------------------------------------
+    def _take_environment(self, fn: FunctionConfig) -> ExecutionEnvironment:
+        with self._lock:
+            if self._closed:
+                raise AwsApiError("the local cloud is shut down")
+            idle = self._idle[fn.FunctionName]
+            if idle:
+                return idle.pop()
+            env_id = f"e{next(self._env_seq)}"
+        log_stream = f"2026/01/01/[$LATEST]{int(env_id[1:]):032x}"
+        env = ExecutionEnvironment(
+            env_id=env_id,
+            function_name=fn.FunctionName,
+            handler=fn.Handler,
+            code_dir=fn.CodeUri,
+            timeout_s=float(fn.Timeout),
+            memory_mb=fn.MemorySize,
+            environ=self._environ(fn, log_stream),
+            function_arn=fn.FunctionArn,
+            log_group=fn.LogGroupName,
+            log_stream=log_stream,
+        )
+        with self._lock:
+            self._all.append(env)
+        return env
+
+    def _return_environment(self, fn: FunctionConfig, env: ExecutionEnvironment, result: InvocationResult) -> None:
+        if result.reset or not env.alive:
+            env.shutdown()
+            with self._lock:
+                if env in self._all:
+                    self._all.remove(env)
+            return
+        with self._lock:
+            if self._closed:
+                env.shutdown()
+            else:
+                self._idle[fn.FunctionName].append(env)
+
+    def environments(self, function: str | None = None) -> list[str]:
+        """Ids of live environments (idle or busy)."""
+        with self._lock:
+            return [e.env_id for e in self._all if function is None or e.function_name == function]
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            envs = list(self._all)
+            self._all.clear()
+            for idle in self._idle.values():
+                idle.clear()
+        for env in envs:
+            env.shutdown()
+
+
+def env_log_stream(env: ExecutionEnvironment) -> str:
+    return getattr(env, "log_stream", env.env_id)
+
+
+def _payload_bytes(payload: Any) -> bytes:
+    if payload is None:
+        return b"{}"
+    if isinstance(payload, (bytes, bytearray)):
+        data = bytes(payload)
+        if data.strip():
+            try:
+                json.loads(data)
+            except ValueError as exc:
+                raise InvalidRequestContentException(
+                    f"Could not parse request body into json: Could not parse payload into json: {exc}"
+                ) from None
+        return data or b"{}"
+    return json.dumps(payload).encode()
+
+
+def _error_type(payload: bytes) -> str | None:
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    return body.get("errorType") if isinstance(body, dict) else None

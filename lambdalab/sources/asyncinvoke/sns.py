@@ -1,0 +1,118 @@
+"""SNS -> Lambda: the template's subscriptions, with filter policies, through the async queue [L-SNS].
+
+Each ``AWS::SNS::Subscription`` (SAM writes one per ``SNS`` event) is created in moto with its
+``FilterPolicy`` and ``FilterPolicyScope`` (``MessageAttributes`` or ``MessageBody``), under the ARN
+the template's ``!Ref`` gives. moto matches filter policies and delivers to SQS subscriptions
+itself; a delivery to a ``lambda`` subscription comes to the engine, which builds the SNS record
+and queues one async invoke per subscription (fan-out: one publish, several functions).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from lambdalab.clock import iso_timestamp
+from lambdalab.config import ACCOUNT_ID, REGION
+from lambdalab.errors import AwsApiError, ConfigurationError
+from lambdalab.sources.asyncinvoke import hooks
+from lambdalab.sources.asyncinvoke.snsevents import sns_event, sns_record
+
+if TYPE_CHECKING:
+    from lambdalab.cloud import LocalCloud
+    from lambdalab.sources.asyncinvoke.queue import AsyncQueue
+
+TOPIC_TYPE = "AWS::SNS::Topic"
+SUBSCRIPTION_PROPERTIES = frozenset({"Protocol", "Endpoint", "TopicArn", "FilterPolicy", "FilterPolicyScope",
+                                     "RawMessageDelivery", "Region"})
+PROTOCOLS = ("lambda", "sqs")
+
+
+class SnsDeliveries:
+    """Listens to moto's deliveries to lambda subscriptions; a Poller only so the cloud closes it."""
+
+    def __init__(self, cloud: LocalCloud, queue: AsyncQueue):
+        self._service = cloud.service
+        self._clock = cloud.clock
+        self._queue = queue
+        self._topics = {  # topic ARN -> (logical id, name)
+            str(cloud.model.attrs[lid]["Ref"]): (lid, str(cloud.model.attrs[lid].get("TopicName", lid)))
+            for lid, res in cloud.model.resources.items() if res.get("Type") == TOPIC_TYPE and lid in cloud.model.attrs
+        }
+        self.delivered = 0
+        hooks.add_sns_listener(self.on_publish)
+
+    def subscribe_template(self, cloud: LocalCloud) -> None:
+        sns = cloud.dataplane.client("sns")
+        for lid, props in sorted(cloud.model.subscriptions.items()):
+            arn = _subscribe(sns, lid, props, self._service)
+            _rename(arn, str(cloud.model.attrs[lid]["Ref"]))
+
+    def on_publish(self, subscription: Any, message: str, message_id: str, subject: str | None,
+                   attributes: dict[str, Any]) -> None:
+        """Called by moto (under its lock) for each message a lambda subscription accepts."""
+        try:
+            fn = self._service.function(subscription.endpoint)
+        except AwsApiError:
+            return  # a function this cloud does not have
+        from lambdalab.service.faults import take_source_fault
+
+        record = sns_record(subscription_arn=subscription.arn, topic_arn=subscription.topic.arn, message_id=message_id,
+                            message=message, subject=subject, time=iso_timestamp(self._clock.now()),
+                            attributes=attributes, region=REGION)
+        body = json.dumps(sns_event(record)).encode()
+        lid, name = self._topics.get(subscription.topic.arn, (subscription.topic.name, subscription.topic.name))
+        copies = 2 if take_source_fault(self._service, "duplicate", lid, name, subscription.topic.arn) else 1
+        for _ in range(copies):
+            self._queue.enqueue(fn, body, self._service.request_ids.next(), f"sns:{lid}")
+            self.delivered += 1
+
+    def poll(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        hooks.remove(self.on_publish)
+
+
+def _subscribe(sns: Any, lid: str, props: dict[str, Any], service: Any) -> str:
+    unknown = sorted(set(props) - SUBSCRIPTION_PROPERTIES)
+    if unknown:
+        raise ConfigurationError("property not supported locally for AWS::SNS::Subscription", lid, unknown[0])
+    protocol = str(props.get("Protocol", ""))
+    if protocol not in PROTOCOLS:
+        raise ConfigurationError(f"protocol {protocol!r} is not supported locally (lambda, sqs)", lid, "Protocol")
+    if props.get("Region", REGION) != REGION:
+        raise ConfigurationError(f"only {REGION} exists locally", lid, "Region")
+    if protocol == "lambda":
+        try:
+            service.function(str(props.get("Endpoint")))
+        except AwsApiError:
+            raise ConfigurationError(f"{props.get('Endpoint')} is not a function of the template", lid,
+                                     "Endpoint") from None
+    attributes = {}
+    for key in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery"):
+        if key in props:
+            value = props[key]
+            attributes[key] = json.dumps(value) if isinstance(value, dict) else str(value).lower() \
+                if isinstance(value, bool) else str(value)
+    try:
+        answer = sns.subscribe(TopicArn=props["TopicArn"], Protocol=protocol, Endpoint=str(props["Endpoint"]),
+                               Attributes=attributes, ReturnSubscriptionArn=True)
+    except Exception as exc:  # a ClientError from the data plane, in SNS's wording
+        raise ConfigurationError(str(exc), lid, "FilterPolicy" if "FilterPolicy" in str(exc) else "TopicArn") from None
+    return str(answer["SubscriptionArn"])
+
+
+def _rename(current: str, wanted: str) -> None:
+    """Give moto's subscription the ARN the template's ``!Ref`` answers (the same every run)."""
+    if current == wanted:
+        return
+    from moto.sns.models import sns_backends
+
+    from lambdalab.dataplane.moto_patches import MOTO_LOCK
+
+    with MOTO_LOCK.held():
+        subscriptions = sns_backends[ACCOUNT_ID][REGION].subscriptions
+        subscription = subscriptions.pop(current)
+        subscription.arn = wanted
+        subscriptions[wanted] = subscription

@@ -1,0 +1,188 @@
+"""SQS event-source mappings as frozen dataclasses named after AWS's parameters, with AWS's checks.
+
+Defaults and ranges are CreateEventSourceMapping's for an SQS source [ESM-API],[SQS-a]: BatchSize
+10 (up to 10,000 on a standard queue with a batching window of at least 1 s, 10 on FIFO), a window
+of 0-300 s (standard queues only), ScalingConfig.MaximumConcurrency 2-1,000 [API-SC]. Lambda
+rejects a mapping whose queue hides a message for less time than the function may run [SQS-C];
+below the recommended six times, the engine warns.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdalab.errors import ConfigurationError
+from lambdalab.sources.filtering import unsupported_operator
+
+SQS_ARN_PREFIX = "arn:aws:sqs:"
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+DEFAULT_BATCH_SIZE = 10
+MAX_BATCH_SIZE_STANDARD = 10_000
+MAX_BATCH_SIZE_FIFO = 10
+MAX_BATCH_SIZE_WITHOUT_WINDOW = 10
+MAX_BATCHING_WINDOW_S = 300
+MIN_MAXIMUM_CONCURRENCY, MAX_MAXIMUM_CONCURRENCY = 2, 1000
+MAX_FILTERS = 5
+RECOMMENDED_VISIBILITY_FACTOR = 6  # visibility timeout >= 6 x function timeout (+ window) [SQS-C]
+# Properties of AWS::Lambda::EventSourceMapping the SQS poller honours; any other is refused.
+SUPPORTED_PROPERTIES = frozenset({
+    "FunctionName", "EventSourceArn", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds",
+    "FilterCriteria", "FunctionResponseTypes", "ScalingConfig",
+})
+
+
+# What UpdateEventSourceMapping may change on an SQS mapping [ESM-API].
+UPDATABLE = SUPPORTED_PROPERTIES - {"FunctionName", "EventSourceArn"}
+
+
+class VisibilityTimeoutWarning(UserWarning):
+    """The queue's visibility timeout is below six times the function timeout (plus the window)."""
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    """``ScalingConfig``: the most concurrent invocations this mapping may run (None = up to 1,000)."""
+
+    MaximumConcurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class SqsEventSourceConfig:
+    """One SQS event-source mapping (AWS::Lambda::EventSourceMapping or a SAM ``SQS`` event)."""
+
+    logical_id: str
+    FunctionName: str
+    EventSourceArn: str
+    queue_logical_id: str
+    queue_url: str
+    fifo: bool
+    BatchSize: int = DEFAULT_BATCH_SIZE
+    MaximumBatchingWindowInSeconds: int = 0
+    Enabled: bool = True
+    FilterCriteria: tuple[dict[str, Any], ...] = ()  # parsed patterns, one per filter
+    FunctionResponseTypes: tuple[str, ...] = ()
+    ScalingConfig: ScalingConfig = field(default_factory=ScalingConfig)
+
+    @property
+    def report_batch_item_failures(self) -> bool:
+        return REPORT_BATCH_ITEM_FAILURES in self.FunctionResponseTypes
+
+    @property
+    def queue_name(self) -> str:
+        return self.EventSourceArn.rsplit(":", 1)[-1]
+
+
+def is_sqs_mapping(props: dict[str, Any]) -> bool:
+    """True for mappings whose source is an SQS queue (streams belong to the stream pollers)."""
+    return str(props.get("EventSourceArn", "")).startswith(SQS_ARN_PREFIX)
+
+
+def _validation_error(lid: str, prop: str, value: Any, constraint: str) -> ConfigurationError:
+    """AWS's request-validation wording: ``Value '0' at 'batchSize' failed to satisfy constraint: ...``."""
+    member = ".".join(part[0].lower() + part[1:] for part in prop.split("."))
+    return ConfigurationError(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}",
+        lid, prop)
+
+
+def _int(lid: str, prop: str, value: Any, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"must be an integer, got {value!r}", lid, prop) from None
+    if number < low:
+        raise _validation_error(lid, prop, number, f"Member must have value greater than or equal to {low}")
+    if number > high:
+        raise _validation_error(lid, prop, number, f"Member must have value less than or equal to {high}")
+    return number
+
+
+def _filters(lid: str, criteria: Any) -> tuple[dict[str, Any], ...]:
+    """``FilterCriteria: {Filters: [{Pattern: "<json>"}]}``; a pattern that is not JSON is rejected [FILTER]."""
+    if not criteria:
+        return ()
+    if not isinstance(criteria, dict) or set(criteria) - {"Filters"}:
+        raise ConfigurationError("must be {Filters: [{Pattern: ...}]}", lid, "FilterCriteria")
+    filters = criteria.get("Filters") or []
+    if len(filters) > MAX_FILTERS:
+        raise ConfigurationError(f"at most {MAX_FILTERS} filters are allowed, got {len(filters)}",
+                                 lid, "FilterCriteria.Filters")
+    patterns = []
+    for number, item in enumerate(filters):
+        pattern = item.get("Pattern") if isinstance(item, dict) else None
+        try:
+            parsed = json.loads(pattern) if isinstance(pattern, str) else pattern
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ConfigurationError("Invalid filter pattern definition.", lid,
+                                     f"FilterCriteria.Filters[{number}].Pattern")
+        operator = unsupported_operator(parsed)
+        if operator:
+            raise ConfigurationError(f"filter operator {operator!r} is not supported locally", lid,
+                                     f"FilterCriteria.Filters[{number}].Pattern")
+        patterns.append(parsed)
+    return tuple(patterns)
+
+
+def parse_mapping(lid: str, props: dict[str, Any], *, queue_logical_id: str, queue_url: str, fifo: bool,
+                  function_name: str) -> SqsEventSourceConfig:
+    """Check one mapping's properties as CreateEventSourceMapping does for an SQS source."""
+    unknown = sorted(set(props) - SUPPORTED_PROPERTIES)
+    if unknown:
+        raise ConfigurationError("property not supported locally for an SQS event source", lid, unknown[0])
+    window = _int(lid, "MaximumBatchingWindowInSeconds", props.get("MaximumBatchingWindowInSeconds", 0),
+                  0, MAX_BATCHING_WINDOW_S)
+    if fifo and "MaximumBatchingWindowInSeconds" in props:
+        raise ConfigurationError("Batching window is not supported for FIFO queues", lid,
+                                 "MaximumBatchingWindowInSeconds")
+    batch_size = _int(lid, "BatchSize", props.get("BatchSize", DEFAULT_BATCH_SIZE), 1, MAX_BATCH_SIZE_STANDARD)
+    if fifo and batch_size > MAX_BATCH_SIZE_FIFO:
+        raise ConfigurationError(f"BatchSize must be at most {MAX_BATCH_SIZE_FIFO} for FIFO queues, got {batch_size}",
+                                 lid, "BatchSize")
+    if batch_size > MAX_BATCH_SIZE_WITHOUT_WINDOW and window == 0:
+        raise ConfigurationError(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
+            lid, "BatchSize")
+    types = tuple(str(t) for t in props.get("FunctionResponseTypes") or ())
+    for value in types:
+        if value != REPORT_BATCH_ITEM_FAILURES:
+            raise _validation_error(lid, "FunctionResponseTypes", value,
+                                    f"Member must satisfy enum value set: [{REPORT_BATCH_ITEM_FAILURES}]")
+    scaling = props.get("ScalingConfig") or {}
+    if set(scaling) - {"MaximumConcurrency"}:
+        raise ConfigurationError("property not supported locally", lid,
+                                 f"ScalingConfig.{sorted(set(scaling) - {'MaximumConcurrency'})[0]}")
+    maximum = scaling.get("MaximumConcurrency")
+    if maximum is not None:
+        maximum = _int(lid, "ScalingConfig.MaximumConcurrency", maximum,
+                       MIN_MAXIMUM_CONCURRENCY, MAX_MAXIMUM_CONCURRENCY)
+    enabled = props.get("Enabled", True)
+    if isinstance(enabled, str):
+        enabled = enabled.lower() == "true"
+    return SqsEventSourceConfig(
+        logical_id=lid, FunctionName=function_name, EventSourceArn=str(props["EventSourceArn"]),
+        queue_logical_id=queue_logical_id, queue_url=queue_url, fifo=fifo, BatchSize=batch_size,
+        MaximumBatchingWindowInSeconds=window, Enabled=bool(enabled),
+        FilterCriteria=_filters(lid, props.get("FilterCriteria")), FunctionResponseTypes=types,
+        ScalingConfig=ScalingConfig(maximum),
+    )
+
+
+def check_visibility(config: SqsEventSourceConfig, visibility_timeout: int, function_timeout: int) -> None:
+    """Refuse the mapping as Lambda does when the function may outlive the visibility timeout [SQS-C];
+    warn below six times the function timeout plus the batching window [SQS-a]."""
+    if visibility_timeout < function_timeout:
+        raise ConfigurationError(
+            f"Queue visibility timeout: {visibility_timeout} seconds is less than Function timeout: "
+            f"{function_timeout} seconds", config.logical_id, "EventSourceArn")
+    recommended = RECOMMENDED_VISIBILITY_FACTOR * function_timeout + config.MaximumBatchingWindowInSeconds
+    if visibility_timeout < recommended:
+        warnings.warn(
+            f"{config.logical_id}: queue {config.queue_name} has a visibility timeout of {visibility_timeout} s; "
+            f"AWS recommends at least 6 x the function timeout ({function_timeout} s) plus the batching window "
+            f"({config.MaximumBatchingWindowInSeconds} s) = {recommended} s, so that throttled and retried "
+            f"batches do not reappear while still being processed.", VisibilityTimeoutWarning, stacklevel=2)

@@ -1,0 +1,334 @@
+"""The SQS poller of one event-source mapping: receive batches, invoke, delete or let them return.
+
+moto's SQS timers run on the wall clock, so the poller receives with a very long visibility
+timeout and ends each failed batch's visibility itself when the queue's visibility timeout has
+passed on the engine's clock (``ChangeMessageVisibility 0``). ``ApproximateReceiveCount`` grows on
+each receive, and moto's redrive moves a message to the dead-letter queue on the receive after
+``maxReceiveCount`` [SQS-a]. Message retention is kept on the engine's clock too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lambdalab.config import REGION
+from lambdalab.dataplane import datachanges
+from lambdalab.dataplane.server import ENGINE_VISIBILITY_TIMEOUT
+from lambdalab.errors import ConfigurationError, api_error_of
+from lambdalab.observe.logstore import LogEvent
+from lambdalab.sources.base import update_changes
+from lambdalab.sources.batchsender import Answer, BatchSender, Delivery
+from lambdalab.sources.filtering import record_matches
+from lambdalab.sources.sqs import processor
+from lambdalab.sources.sqs.config import UPDATABLE, SqsEventSourceConfig
+from lambdalab.sources.sqs.records import Times, build_record, receive_count, within_payload_limit
+from lambdalab.sources.sqs.scaling import Scaling
+
+if TYPE_CHECKING:
+    from lambdalab.cloud import LocalCloud
+    from lambdalab.config import FunctionConfig
+
+RECEIVE_LIMIT = 10  # ReceiveMessage returns at most 10 messages per call
+LOG_STREAM = "lambdalab-sqs"
+
+
+@dataclass
+class MappingStats:
+    """What one mapping did, counted: batches and messages by fate."""
+
+    batches: int = 0
+    messages: int = 0  # records delivered (duplicates included)
+    deleted: int = 0  # processed successfully and deleted
+    returned: int = 0  # left to reappear after the visibility timeout
+    throttled_batches: int = 0
+    failed_batches: int = 0  # function error, crash or timeout
+    partial_batches: int = 0  # ReportBatchItemFailures named some messages
+    invalid_responses: int = 0  # a batchItemFailures answer that failed the whole batch
+    filtered: int = 0  # matched no filter: deleted unseen
+    duplicates: int = 0  # extra copies delivered by the duplicate-delivery fault
+    to_dead_letter_queue: int = 0  # failed for the maxReceiveCount-th time: redriven on the next receive
+    expired: int = 0  # outlived MessageRetentionPeriod: deleted by the queue
+    causes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    records: list[dict[str, Any]]
+    received_at: float
+    duplicate: bool = False
+
+
+class SqsPoller:
+    """Polls one queue for one function; ``poll`` is called by the clock between its tasks."""
+
+    def __init__(self, cloud: LocalCloud, config: SqsEventSourceConfig, function: FunctionConfig, uuid: str):
+        self.config = config
+        self.uuid = uuid
+        self.last_modified = cloud.clock.now()
+        self.function = function
+        self.enabled = config.Enabled
+        self.stats = MappingStats()
+        self.scaling = Scaling(config.ScalingConfig.MaximumConcurrency)
+        self.source = f"sqs:{config.queue_logical_id}"
+        self._clock = cloud.clock
+        self._dataplane = cloud.dataplane
+        self._service = cloud.service
+        self._sqs = cloud.dataplane.client("sqs")
+        self._sender = BatchSender(cloud.service, function, self.source)
+        self._first_receive: dict[str, float] = {}  # message id -> engine time of its first receive
+        self._sequence_numbers: dict[str, int] = {}  # FIFO message id -> its number, in first-receive order
+        self._next_sequence = itertools.count(1)
+        self._window_ends: float | None = None
+        self._held: list[_Batch] = []  # received batches waiting for a free slot of the mapping
+        # The queue's data version when it was last found with no message at all: visible, in
+        # flight or delayed (the last two come back by moto's wall clock, without a notice).
+        self._emptied_at: tuple[int, int] | None = None
+        self._closed = False
+
+    # -- the Poller protocol -------------------------------------------------------------------
+    def poll(self) -> bool:
+        if self._closed or not self.enabled:
+            return False
+        version = datachanges.version("sqs", self.config.queue_name)
+        if not self._held and self._emptied_at == version:
+            return False  # empty then, and nothing sent or made visible since
+        now = self._clock.now()
+        queue = self._dataplane.queue_attributes(self.config.queue_url)
+        batches, self._held = self._held, []
+        self._emptied_at = version if not batches and _empty(queue) else None
+        if not batches and not self._window_closed(now, queue):
+            return False
+        room = self.scaling.concurrency(now) - len(batches)
+        if room > 0:
+            batches += self._receive(room, now, queue)
+        if not batches:
+            self.scaling.found_none()
+            return False
+        self.scaling.found_messages(now)
+        self._deliver(batches, int(queue["VisibilityTimeout"]), _max_receive_count(queue))
+        return True
+
+    def close(self) -> None:
+        self._closed = True
+        self._sender.close()
+
+    def update(self, **changes: Any) -> dict[str, Any]:
+        """UpdateEventSourceMapping: BatchSize, the batching window, Enabled, FilterCriteria,
+        FunctionResponseTypes and ScalingConfig, checked as when the mapping was created [ESM-API];
+        other parameters are refused. Answers as ``describe``."""
+        from dataclasses import asdict
+
+        from lambdalab.sources.sqs.config import parse_mapping
+
+        changes = update_changes(changes, service=self._service, function=self.function, updatable=UPDATABLE,
+                                 source="queue")
+        current = asdict(self.config)
+        props = {key: current[key] for key in ("EventSourceArn", "BatchSize", "FunctionResponseTypes", "Enabled")}
+        if self.config.MaximumBatchingWindowInSeconds:
+            props["MaximumBatchingWindowInSeconds"] = self.config.MaximumBatchingWindowInSeconds
+        if self.config.ScalingConfig.MaximumConcurrency:
+            props["ScalingConfig"] = current["ScalingConfig"]
+        if self.config.FilterCriteria:
+            props["FilterCriteria"] = self._filter_criteria()
+        props.update(changes)
+        try:
+            config = parse_mapping(self.config.logical_id, props, queue_logical_id=self.config.queue_logical_id,
+                                   queue_url=self.config.queue_url, fifo=self.config.fifo,
+                                   function_name=self.function.FunctionName)
+        except ConfigurationError as exc:
+            raise api_error_of(exc) from None
+        self.config = config
+        self.enabled = config.Enabled
+        self.scaling.maximum = config.ScalingConfig.MaximumConcurrency
+        self.last_modified = self._clock.now()
+        self._emptied_at = None
+        return self.describe()
+
+    def describe(self) -> dict[str, Any]:
+        """GetEventSourceMapping's answer [ESM-API]."""
+        c = self.config
+        return {
+            "UUID": self.uuid, "BatchSize": c.BatchSize,
+            "MaximumBatchingWindowInSeconds": c.MaximumBatchingWindowInSeconds,
+            "EventSourceArn": c.EventSourceArn, "FunctionArn": self.function.FunctionArn,
+            "LastModified": self.last_modified, "State": "Enabled" if self.enabled else "Disabled",
+            "StateTransitionReason": "USER_INITIATED", "FunctionResponseTypes": list(c.FunctionResponseTypes),
+            **({"ScalingConfig": {"MaximumConcurrency": c.ScalingConfig.MaximumConcurrency}}
+               if c.ScalingConfig.MaximumConcurrency else {}),
+            **({"FilterCriteria": self._filter_criteria()} if c.FilterCriteria else {}),
+        }
+
+    def _filter_criteria(self) -> dict[str, Any]:
+        return {"Filters": [{"Pattern": json.dumps(p)} for p in self.config.FilterCriteria]}
+
+    # -- batching ------------------------------------------------------------------------------
+    def _window_closed(self, now: float, queue: dict[str, str]) -> bool:
+        """With a batching window, wait for a full batch or the window's end [SQS-a]."""
+        window = self.config.MaximumBatchingWindowInSeconds
+        if not window:
+            return True
+        visible = int(queue.get("ApproximateNumberOfMessages", "0"))
+        if visible == 0:
+            self._window_ends = None
+            return False
+        if visible >= self.config.BatchSize or (self._window_ends is not None and now >= self._window_ends):
+            self._window_ends = None
+            return True
+        if self._window_ends is None:
+            self._window_ends = now + window
+            self._clock.call_at(self._window_ends, _nothing, label=f"sqs-window:{self.config.logical_id}")
+        return False
+
+    def _receive(self, wanted: int, now: float, queue: dict[str, str]) -> list[_Batch]:
+        batches: list[_Batch] = []
+        retention = int(queue.get("MessageRetentionPeriod", "345600"))
+        drained = False
+        while len(batches) < wanted and not drained:
+            records: list[dict[str, Any]] = []
+            while len(records) < self.config.BatchSize:
+                asked = min(RECEIVE_LIMIT, self.config.BatchSize - len(records))
+                messages = self._sqs.receive_message(
+                    QueueUrl=self.config.queue_url, MaxNumberOfMessages=asked, WaitTimeSeconds=0,
+                    VisibilityTimeout=ENGINE_VISIBILITY_TIMEOUT, MessageSystemAttributeNames=["All"],
+                    MessageAttributeNames=["All"]).get("Messages", [])
+                records += self._records(messages, now, retention)
+                if len(messages) < asked:
+                    drained = True
+                    break
+            if records:
+                batches += self._split(records, now)
+        return batches
+
+    def _records(self, messages: list[dict[str, Any]], now: float, retention: int) -> list[dict[str, Any]]:
+        records, expired, unmatched = [], [], []
+        wall_ms = time.time() * 1000
+        for message in messages:
+            first = self._first_receive.setdefault(message["MessageId"], now)
+            if self.config.fifo and "SequenceNumber" not in message.get("Attributes", {}):
+                # moto numbers only messages sent with an explicit MessageDeduplicationId
+                number = self._sequence_numbers.get(message["MessageId"]) or next(self._next_sequence)
+                self._sequence_numbers[message["MessageId"]] = number
+                message.setdefault("Attributes", {})["SequenceNumber"] = f"{number:020d}"
+            age_ms = max(0.0, wall_ms - int(message.get("Attributes", {}).get("SentTimestamp", wall_ms)))
+            times = Times(sent_ms=int(min(now * 1000 - age_ms, first * 1000)), first_receive_ms=int(first * 1000))
+            record = build_record(message, queue_arn=self.config.EventSourceArn, region=REGION,
+                                  fifo=self.config.fifo, times=times)
+            if now - first >= retention:
+                expired.append(record)
+            elif not record_matches(record, self.config.FilterCriteria):
+                unmatched.append(record)
+            else:
+                records.append(record)
+        if expired:
+            self.stats.expired += len(expired)
+            self._log([f"{len(expired)} message(s) outlived the queue's MessageRetentionPeriod ({retention} s) "
+                       f"and were deleted: {', '.join(r['messageId'] for r in expired)}"])
+        self.stats.filtered += len(unmatched)
+        self._delete(expired + unmatched)
+        return records
+
+    def _split(self, records: list[dict[str, Any]], now: float) -> list[_Batch]:
+        """One batch, or several when the records pass the 6 MB invoke payload [SQS-a]."""
+        batches = []
+        while records:
+            count = within_payload_limit(records)
+            batches.append(_Batch(records[:count], now))
+            records = records[count:]
+        return batches
+
+    # -- delivering and settling ---------------------------------------------------------------
+    def _deliver(self, batches: list[_Batch], visibility: int, max_receives: int | None) -> None:
+        start = self._clock.now()
+        # Never more batches at once than the mapping may run [SQS-S],[API-SC]: batches beyond it (a
+        # 6 MB split, a duplicate) wait, still invisible, for the next round.
+        batches = self._with_duplicates(batches)
+        limit = self.scaling.concurrency(start)
+        batches, self._held = batches[:limit], batches[limit:]
+        deliveries = [
+            Delivery(json.dumps({"Records": b.records}).encode(), self._service.request_ids.next(),
+                     max(receive_count(r) for r in b.records), start)
+            for b in batches
+        ]
+        answers = self._sender.send(deliveries)
+        for batch, answer in zip(batches, answers, strict=True):
+            self._settle(batch, answer, visibility, max_receives)
+
+    def _with_duplicates(self, batches: list[_Batch]) -> list[_Batch]:
+        """The duplicate-delivery fault: a copy of a message, in a batch of its own, at the same time."""
+        from lambdalab.service.faults import take_source_fault
+
+        copies = []
+        for batch in batches:
+            for record in batch.records:
+                if take_source_fault(self._service, "duplicate", self.config.queue_logical_id, self.config.queue_name):
+                    copies.append(_Batch([dict(record)], batch.received_at, duplicate=True))
+        self.stats.duplicates += len(copies)
+        return batches + copies
+
+    def _settle(self, batch: _Batch, answer: Answer, visibility: int, max_receives: int | None) -> None:
+        ids = [r["messageId"] for r in batch.records]
+        decision = processor.decide(ids, throttled=answer.throttled, function_error=answer.function_error,
+                                    payload=answer.payload,
+                                    report_batch_item_failures=self.config.report_batch_item_failures)
+        stats = self.stats
+        stats.batches += 1
+        stats.messages += len(ids)
+        stats.causes[decision.cause] = stats.causes.get(decision.cause, 0) + 1
+        stats.throttled_batches += decision.cause == processor.THROTTLED
+        stats.failed_batches += decision.cause == processor.FUNCTION_ERROR
+        stats.partial_batches += decision.cause == processor.PARTIAL_BATCH_FAILURE
+        stats.invalid_responses += decision.cause == processor.INVALID_BATCH_ITEM_FAILURES
+        if decision.cause == processor.INVALID_BATCH_ITEM_FAILURES:
+            self._log([f"Invalid batchItemFailures response, the whole batch returns to the queue: {decision.detail}"])
+        if batch.duplicate:
+            return  # the original copy is settled by its own batch
+        by_id = {r["messageId"]: r for r in batch.records}
+        deleted = [by_id[m] for m in decision.delete]
+        returned = [by_id[m] for m in decision.retry]
+        stats.deleted += len(deleted)
+        stats.returned += len(returned)
+        self._delete(deleted)
+        for record in deleted:
+            self._first_receive.pop(record["messageId"], None)
+            self._sequence_numbers.pop(record["messageId"], None)
+        if max_receives is not None:
+            stats.to_dead_letter_queue += sum(receive_count(r) >= max_receives for r in returned)
+        if returned:
+            handles = [r["receiptHandle"] for r in returned]
+            self._clock.call_at(batch.received_at + visibility, lambda: self._end_visibility(handles),
+                                label=f"sqs-visibility:{self.config.queue_name}")
+
+    def _end_visibility(self, handles: list[str]) -> None:
+        """The visibility timeout of returned messages ended on the engine's clock."""
+        if self._closed:
+            return
+        for handle in handles:
+            self._dataplane.end_visibility(self.config.queue_url, handle)
+
+    def _delete(self, records: list[dict[str, Any]]) -> None:
+        for start in range(0, len(records), RECEIVE_LIMIT):
+            chunk = records[start:start + RECEIVE_LIMIT]
+            self._sqs.delete_message_batch(QueueUrl=self.config.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)])
+
+    def _log(self, lines: list[str]) -> None:
+        now = self._clock.now()
+        self._service.logs.put(self.function.FunctionName, [LogEvent(now, LOG_STREAM, "", line) for line in lines])
+
+
+def _empty(queue: dict[str, str]) -> bool:
+    return all(queue.get(f"ApproximateNumberOf{kind}", "0") == "0"
+               for kind in ("Messages", "MessagesNotVisible", "MessagesDelayed"))
+
+
+def _max_receive_count(queue: dict[str, str]) -> int | None:
+    raw = queue.get("RedrivePolicy")
+    return int(json.loads(raw)["maxReceiveCount"]) if raw else None
+
+
+def _nothing() -> None:
+    """A clock task that only wakes the pollers (a batching window ended)."""

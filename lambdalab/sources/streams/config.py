@@ -1,0 +1,242 @@
+"""Stream event-source mappings (Kinesis, DynamoDB Streams) as frozen dataclasses named after AWS's
+parameters, with CreateEventSourceMapping's defaults, ranges and wording [ESM-API],[KIN-P],[KT].
+
+BatchSize 100 (1-10,000), a batching window of 0-300 s, MaximumRetryAttempts -1 (infinite) or
+0-10,000, MaximumRecordAgeInSeconds -1 (infinite) or 60-604,800, ParallelizationFactor 1-10,
+TumblingWindowInSeconds 0-900, StartingPosition TRIM_HORIZON / LATEST (and AT_TIMESTAMP for
+Kinesis), on-failure destinations on SQS or SNS. Anything the engine does not emulate is refused
+with a ConfigurationError naming the mapping and the property.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lambdalab.errors import ConfigurationError
+from lambdalab.sources.filtering import unsupported_operator
+
+KINESIS, DYNAMODB = "kinesis", "dynamodb"
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+TRIM_HORIZON, LATEST, AT_TIMESTAMP = "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"
+STARTING_POSITIONS = {KINESIS: (TRIM_HORIZON, LATEST, AT_TIMESTAMP), DYNAMODB: (TRIM_HORIZON, LATEST)}
+DEFAULT_BATCH_SIZE = 100
+MAX_BATCH_SIZE = 10_000
+MAX_BATCHING_WINDOW_S = 300
+MAX_RETRY_ATTEMPTS = 10_000
+MIN_RECORD_AGE_S, MAX_RECORD_AGE_S = 60, 604_800
+MAX_PARALLELIZATION_FACTOR = 10
+MAX_TUMBLING_WINDOW_S = 900
+MAX_FILTERS = 5
+INFINITE = -1
+SUPPORTED_PROPERTIES = frozenset({
+    "FunctionName", "EventSourceArn", "StartingPosition", "StartingPositionTimestamp", "BatchSize",
+    "MaximumBatchingWindowInSeconds", "Enabled", "FilterCriteria", "TumblingWindowInSeconds",
+    "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "FunctionResponseTypes",
+    "ParallelizationFactor", "DestinationConfig",
+})
+# What UpdateEventSourceMapping may change on a running stream mapping (StartingPosition never can).
+UPDATABLE = frozenset({
+    "Enabled", "BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds",
+    "BisectBatchOnFunctionError", "FunctionResponseTypes", "DestinationConfig", "ParallelizationFactor",
+})
+
+
+@dataclass(frozen=True)
+class StreamEventSourceConfig:
+    """One Kinesis or DynamoDB Streams mapping (AWS::Lambda::EventSourceMapping, or a SAM
+    ``Kinesis`` / ``DynamoDB`` event)."""
+
+    logical_id: str
+    FunctionName: str
+    EventSourceArn: str
+    kind: str  # "kinesis" | "dynamodb"
+    stream_logical_id: str
+    StartingPosition: str
+    StartingPositionTimestamp: float | None = None
+    BatchSize: int = DEFAULT_BATCH_SIZE
+    MaximumBatchingWindowInSeconds: int = 0
+    Enabled: bool = True
+    FilterCriteria: tuple[dict[str, Any], ...] = ()
+    TumblingWindowInSeconds: int = 0
+    MaximumRetryAttempts: int = INFINITE
+    MaximumRecordAgeInSeconds: int = INFINITE
+    BisectBatchOnFunctionError: bool = False
+    FunctionResponseTypes: tuple[str, ...] = ()
+    ParallelizationFactor: int = 1
+    OnFailure: str | None = None  # DestinationConfig.OnFailure.Destination (an SQS queue or SNS topic ARN)
+
+    @property
+    def report_batch_item_failures(self) -> bool:
+        return REPORT_BATCH_ITEM_FAILURES in self.FunctionResponseTypes
+
+    @property
+    def event_source(self) -> str:
+        return f"aws:{self.kind}"
+
+    def properties(self) -> dict[str, Any]:
+        """The mapping as template properties again (what UpdateEventSourceMapping starts from)."""
+        props: dict[str, Any] = {
+            "EventSourceArn": self.EventSourceArn, "StartingPosition": self.StartingPosition,
+            "BatchSize": self.BatchSize, "MaximumBatchingWindowInSeconds": self.MaximumBatchingWindowInSeconds,
+            "Enabled": self.Enabled, "TumblingWindowInSeconds": self.TumblingWindowInSeconds,
+            "MaximumRetryAttempts": self.MaximumRetryAttempts,
+            "MaximumRecordAgeInSeconds": self.MaximumRecordAgeInSeconds,
+            "BisectBatchOnFunctionError": self.BisectBatchOnFunctionError,
+            "FunctionResponseTypes": list(self.FunctionResponseTypes),
+            "ParallelizationFactor": self.ParallelizationFactor,
+        }
+        if self.StartingPositionTimestamp is not None:
+            props["StartingPositionTimestamp"] = self.StartingPositionTimestamp
+        if self.FilterCriteria:
+            props["FilterCriteria"] = {"Filters": [{"Pattern": json.dumps(p)} for p in self.FilterCriteria]}
+        if self.OnFailure:
+            props["DestinationConfig"] = {"OnFailure": {"Destination": self.OnFailure}}
+        return props
+
+
+def stream_kind(props: dict[str, Any]) -> str | None:
+    """"kinesis" or "dynamodb" for a stream mapping; None for anything else (SQS belongs elsewhere)."""
+    arn = str(props.get("EventSourceArn", ""))
+    if arn.startswith("arn:aws:kinesis:"):
+        return KINESIS
+    if arn.startswith("arn:aws:dynamodb:") and "/stream/" in arn:
+        return DYNAMODB
+    return None
+
+
+def validation_error(lid: str, prop: str, value: Any, constraint: str) -> ConfigurationError:
+    """AWS's request-validation wording: ``Value '0' at 'batchSize' failed to satisfy constraint: ...``."""
+    member = ".".join(part[0].lower() + part[1:] for part in prop.split("."))
+    return ConfigurationError(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}",
+        lid, prop)
+
+
+def _int(lid: str, prop: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise ConfigurationError(f"must be an integer, got {value!r}", lid, prop)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"must be an integer, got {value!r}", lid, prop) from None
+    if number < low:
+        raise validation_error(lid, prop, number, f"Member must have value greater than or equal to {low}")
+    if number > high:
+        raise validation_error(lid, prop, number, f"Member must have value less than or equal to {high}")
+    return number
+
+
+def _bool(lid: str, prop: str, value: Any) -> bool:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"must be true or false, got {value!r}", lid, prop)
+    return value
+
+
+def _filters(lid: str, criteria: Any) -> tuple[dict[str, Any], ...]:
+    """``FilterCriteria: {Filters: [{Pattern: "<json>"}]}``; a pattern that is not JSON is rejected [FILTER]."""
+    if not criteria:
+        return ()
+    if not isinstance(criteria, dict) or set(criteria) - {"Filters"}:
+        raise ConfigurationError("must be {Filters: [{Pattern: ...}]}", lid, "FilterCriteria")
+    filters = criteria.get("Filters") or []
+    if len(filters) > MAX_FILTERS:
+        raise ConfigurationError(f"at most {MAX_FILTERS} filters are allowed, got {len(filters)}",
+                                 lid, "FilterCriteria.Filters")
+    patterns = []
+    for number, item in enumerate(filters):
+        pattern = item.get("Pattern") if isinstance(item, dict) else None
+        try:
+            parsed = json.loads(pattern) if isinstance(pattern, str) else pattern
+        except ValueError:
+            parsed = None
+        where = f"FilterCriteria.Filters[{number}].Pattern"
+        if not isinstance(parsed, dict):
+            raise ConfigurationError("Invalid filter pattern definition.", lid, where)
+        operator = unsupported_operator(parsed)
+        if operator:
+            raise ConfigurationError(f"filter operator {operator!r} is not supported locally", lid, where)
+        patterns.append(parsed)
+    return tuple(patterns)
+
+
+def _on_failure(lid: str, config: Any) -> str | None:
+    if not config:
+        return None
+    if not isinstance(config, dict) or set(config) - {"OnFailure"}:
+        raise ConfigurationError("only DestinationConfig.OnFailure applies to a stream event source",
+                                 lid, "DestinationConfig")
+    destination = (config.get("OnFailure") or {}).get("Destination")
+    if not destination:
+        return None
+    arn = str(destination)
+    if arn.startswith("arn:aws:sqs:"):
+        if arn.endswith(".fifo"):
+            raise ConfigurationError("FIFO queues are not supported as on-failure destinations", lid,
+                                     "DestinationConfig.OnFailure.Destination")
+        return arn
+    if arn.startswith("arn:aws:sns:"):
+        return arn
+    if arn.startswith(("arn:aws:s3:", "arn:aws:kafka:")):
+        raise ConfigurationError("S3 and Kafka on-failure destinations are not supported locally (SQS and SNS are)",
+                                 lid, "DestinationConfig.OnFailure.Destination")
+    raise ConfigurationError(f"the destination ARN {arn} is not an SQS queue or an SNS topic", lid,
+                             "DestinationConfig.OnFailure.Destination")
+
+
+def parse_mapping(lid: str, props: dict[str, Any], *, kind: str, stream_logical_id: str,
+                  function_name: str) -> StreamEventSourceConfig:
+    """Check one mapping's properties as CreateEventSourceMapping does for a stream source."""
+    unknown = sorted(set(props) - SUPPORTED_PROPERTIES)
+    if unknown:
+        raise ConfigurationError("property not supported locally for a stream event source", lid, unknown[0])
+    position = props.get("StartingPosition")
+    if position is None:
+        raise ConfigurationError("StartingPosition is required for Kinesis and DynamoDB Streams event sources",
+                                 lid, "StartingPosition")
+    allowed = STARTING_POSITIONS[kind]
+    if position not in allowed:
+        raise validation_error(lid, "StartingPosition", position,
+                               f"Member must satisfy enum value set: [{', '.join(allowed)}]")
+    timestamp = props.get("StartingPositionTimestamp")
+    if (position == AT_TIMESTAMP) != (timestamp is not None):
+        raise ConfigurationError("StartingPositionTimestamp goes with StartingPosition AT_TIMESTAMP, and only then",
+                                 lid, "StartingPositionTimestamp")
+    retries = _int(lid, "MaximumRetryAttempts", props.get("MaximumRetryAttempts", INFINITE), INFINITE,
+                   MAX_RETRY_ATTEMPTS)
+    age = _int(lid, "MaximumRecordAgeInSeconds", props.get("MaximumRecordAgeInSeconds", INFINITE), INFINITE,
+               MAX_RECORD_AGE_S)
+    if age != INFINITE and age < MIN_RECORD_AGE_S:
+        raise ConfigurationError(
+            f"MaximumRecordAgeInSeconds must be either -1 (forever) or between {MIN_RECORD_AGE_S} and "
+            f"{MAX_RECORD_AGE_S} (inclusive)", lid, "MaximumRecordAgeInSeconds")
+    tumbling = _int(lid, "TumblingWindowInSeconds", props.get("TumblingWindowInSeconds", 0), 0, MAX_TUMBLING_WINDOW_S)
+    if tumbling:
+        raise ConfigurationError("tumbling windows are not supported locally", lid, "TumblingWindowInSeconds")
+    types = tuple(str(t) for t in props.get("FunctionResponseTypes") or ())
+    for value in types:
+        if value != REPORT_BATCH_ITEM_FAILURES:
+            raise validation_error(lid, "FunctionResponseTypes", value,
+                                   f"Member must satisfy enum value set: [{REPORT_BATCH_ITEM_FAILURES}]")
+    return StreamEventSourceConfig(
+        logical_id=lid, FunctionName=function_name, EventSourceArn=str(props["EventSourceArn"]), kind=kind,
+        stream_logical_id=stream_logical_id, StartingPosition=str(position),
+        StartingPositionTimestamp=float(timestamp) if timestamp is not None else None,
+        BatchSize=_int(lid, "BatchSize", props.get("BatchSize", DEFAULT_BATCH_SIZE), 1, MAX_BATCH_SIZE),
+        MaximumBatchingWindowInSeconds=_int(lid, "MaximumBatchingWindowInSeconds",
+                                            props.get("MaximumBatchingWindowInSeconds", 0), 0, MAX_BATCHING_WINDOW_S),
+        Enabled=_bool(lid, "Enabled", props.get("Enabled", True)),
+        FilterCriteria=_filters(lid, props.get("FilterCriteria")),
+        TumblingWindowInSeconds=tumbling,
+        MaximumRetryAttempts=retries,
+        MaximumRecordAgeInSeconds=age,
+        BisectBatchOnFunctionError=_bool(lid, "BisectBatchOnFunctionError",
+                                         props.get("BisectBatchOnFunctionError", False)),
+        FunctionResponseTypes=types,
+        ParallelizationFactor=_int(lid, "ParallelizationFactor", props.get("ParallelizationFactor", 1), 1,
+                                   MAX_PARALLELIZATION_FACTOR),
+        OnFailure=_on_failure(lid, props.get("DestinationConfig")),
+    )

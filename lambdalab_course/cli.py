@@ -1,0 +1,93 @@
+"""``lambdalab`` for the course: the engine's commands plus ``grade``, ``labs`` and ``up --jupyter``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from lambdalab import cli as engine_cli
+from lambdalab_course import cli_labs
+from lambdalab_course.grading import CLOUD_VARIABLE, STACK_VARIABLE
+
+
+def _project_root(args: argparse.Namespace) -> Path:
+    return Path(args.template).resolve().parent
+
+
+def jupyter_beside(args: argparse.Namespace) -> engine_cli.Companion:
+    """JupyterLab on the course's notebooks/, its environment pointed at the running cloud."""
+
+    def start(cloud: Any) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **cloud.client_environment()}
+        root = _project_root(args)
+        cmd = [sys.executable, "-m", "jupyterlab", "--notebook-dir", str(root / "notebooks"), "--ip", "127.0.0.1"]
+        if args.no_browser:
+            cmd.append("--no-browser")
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")  # containers and CI machines often run as root
+        print("lambdalab: opening JupyterLab on notebooks/ (Ctrl-C stops both) ...", flush=True)
+        # Its own session: a terminal's Ctrl-C reaches only lambdalab, which then stops Jupyter cleanly.
+        return subprocess.Popen(cmd, env=env, cwd=root, start_new_session=True)
+
+    return start
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    return engine_cli.cmd_up(args, jupyter_beside(args) if args.jupyter else None)
+
+
+def cmd_labs(args: argparse.Namespace) -> int:
+    action = {"build": cli_labs.cmd_labs_build, "check": cli_labs.cmd_labs_check,
+              "verify-starters": cli_labs.cmd_labs_verify_starters}[args.action]
+    return int(action(_project_root(args)))
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    cloud = args.cloud or os.environ.get(CLOUD_VARIABLE) or "local"
+    stack = args.stack or os.environ.get(STACK_VARIABLE)
+    if cloud == "aws" and not stack:
+        print("lambdalab: --cloud aws needs --stack NAME, the deployed stack to grade", file=sys.stderr)
+        return 2
+    # The checks run in a pytest process of their own, which reads the cloud from its environment.
+    with mock.patch.dict(os.environ):  # put back as it was after grading
+        os.environ[CLOUD_VARIABLE] = cloud
+        if cloud == "aws" and stack:
+            os.environ[STACK_VARIABLE] = stack
+        else:
+            os.environ.pop(STACK_VARIABLE, None)
+        return int(cli_labs.cmd_grade(_project_root(args), args.lab, args.target))
+
+
+def add_course_commands(sub: Any) -> None:
+    up = sub.choices["up"]
+    up.add_argument("--jupyter", action="store_true", help="also open JupyterLab on notebooks/")
+    up.add_argument("--no-browser", action="store_true", help="with --jupyter: do not open a browser")
+    up.set_defaults(run=cmd_up)
+    grade = sub.add_parser("grade", help="run the graded checks and print the grade table")
+    grade.add_argument("lab", nargs="?", help="e.g. 01_request_response (default: all)")
+    grade.add_argument("--target", choices=("labs", "solutions"), default="labs")
+    grade.add_argument("--cloud", choices=("local", "aws"), default=None,
+                       help="grade on the local cloud (default) or a deployed stack, whose resources are read "
+                            "with your AWS credentials and region; local-only checks earn no points there")
+    grade.add_argument("--stack", metavar="NAME", help="with --cloud aws: the CloudFormation stack to grade")
+    grade.set_defaults(run=cmd_grade)
+    labs = sub.add_parser("labs", help="build or check labs/ from solutions/")
+    labs.add_argument("action", choices=("build", "check", "verify-starters"))
+    labs.set_defaults(run=cmd_labs)
+
+
+def parser() -> argparse.ArgumentParser:
+    return engine_cli.parser(add_course_commands)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return engine_cli.main(argv, add_course_commands)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
