@@ -1,6 +1,6 @@
 """Execution environments: Init, warm reuse, errors, timeouts, crashes and memory, as Lambda does them.
 
-Tags in docstrings point to the sources listed in aws-semantics.md.
+Tags in docstrings point to the rules listed in docs/aws-rules.md.
 """
 
 from __future__ import annotations
