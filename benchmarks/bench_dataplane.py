@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lambdalab.dataplane import moto_patches  # noqa: E402
+from lambdalab.dataplane import patches  # noqa: E402
 from lambdalab.dataplane.server import ENGINE_VISIBILITY_TIMEOUT, DataPlane  # noqa: E402
 
 REGION = "us-east-1"
@@ -122,7 +122,7 @@ def main() -> None:
         dp.reset()
         for call, ms in per_call_ms(dp).items():
             print(f"{call:>20}: {ms:.2f} ms per call (median of 200)")
-        with moto_patches.unpatched():
+        with patches.unpatched():
             released = at_depth_1000(dp, "released")
         patched = at_depth_1000(dp, "patched")
         print(f"SQS at depth 1,000{'moto 5.2.5':>16}{'patched':>12}{'ratio':>10}")

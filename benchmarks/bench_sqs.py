@@ -24,7 +24,6 @@ sys.path.insert(0, str(ROOT))
 
 from lambdalab import LocalCloud  # noqa: E402
 from lambdalab.dataplane.server import ENGINE_VISIBILITY_TIMEOUT  # noqa: E402
-from lambdalab.sources import sqs  # noqa: E402
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -91,7 +90,7 @@ def engine(cloud: LocalCloud, count: int) -> float:
     send(cloud, "Jobs", count)
     cloud.run_until_idle()
     elapsed = time.perf_counter() - began
-    stats = sqs.mapping(cloud, "Worker").stats
+    stats = cloud.event_source_mapping("Worker").stats
     assert stats.deleted == count, stats
     return elapsed
 
@@ -103,7 +102,7 @@ def redrive(cloud: LocalCloud) -> tuple[float, float]:
     cloud.client("sqs").send_message(QueueUrl=cloud.resource("Jobs"), MessageBody="poison")
     cloud.run_until_idle()
     wall = time.perf_counter() - began
-    attributes = cloud.dataplane.queue_attributes(cloud.resource("JobsDlq"))
+    attributes = cloud.queue_attributes("JobsDlq")
     assert attributes["ApproximateNumberOfMessages"] == "1", attributes
     assert len(cloud.journal.invocations("Worker")) == 5
     return wall, cloud.now() - virtual_start

@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lambdalab import LocalCloud  # noqa: E402
-from lambdalab.sources import streams  # noqa: E402
 
 RECORDS, SHARDS = 10_000, 4
 TEMPLATE = textwrap.dedent("""\
@@ -74,7 +73,7 @@ def engine_rate(folder: Path, batch: int) -> tuple[float, float, int]:
         began = time.perf_counter()
         cloud.run_until_idle()
         elapsed = time.perf_counter() - began
-        stats = streams.mapping(cloud, "Trivial").stats
+        stats = cloud.event_source_mapping("Trivial").stats
         assert stats.checkpointed == RECORDS, stats
         raw = raw_get_records(cloud, batch)
         return RECORDS / elapsed, raw, stats.invocations

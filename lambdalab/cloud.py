@@ -28,8 +28,13 @@ from lambdalab.observe.journal import Journal
 from lambdalab.observe.logstore import LogStore
 from lambdalab.service.api import LambdaApi
 from lambdalab.service.concurrency import Concurrency
+from lambdalab.service.faults import Faults
 from lambdalab.service.invoke import InvokeResult, LambdaService, RequestIds
-from lambdalab.sources.base import Sources
+from lambdalab.sources.apigateway import ApiGatewayServer
+from lambdalab.sources.asyncinvoke.queue import AsyncQueue
+from lambdalab.sources.base import SourceContext, Sources, find_mapping
+from lambdalab.sources.sqs.poller import SqsPoller
+from lambdalab.sources.streams.poller import StreamPoller
 from lambdalab.template import CloudModel, build_model, load_template
 
 FAKE_CREDENTIALS = {
@@ -71,7 +76,7 @@ class LocalCloud:
         self._start_api_gateways()
         self.sources = Sources()
         self._closers.append(self.sources.close)
-        self.sources.attach_all(self)
+        self.sources.attach_all(SourceContext(clock=clock, service=self.service, dataplane=dataplane, model=model))
         clock.set_poll(self.sources.poll)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -97,18 +102,8 @@ class LocalCloud:
         """
         if clock not in ("virtual", "real"):
             raise ConfigurationError(f"clock must be 'virtual' or 'real', got {clock!r}")
-        model = build_model(load_template(template), code_path)
-        model.env_overrides = dict(env_vars or {})
-        for lid, variables in model.env_overrides.items():
-            check_environment_keys(lid, variables)
-        _close_the_open_cloud()
-        dataplane = DataPlane(REGION).start()
+        model, dataplane = provision(template, code_path, env_vars)
         try:
-            dataplane.reset()
-            model.deploy(dataplane.client)
-            unknown = sorted(set(model.env_overrides) - set(model.functions))
-            if unknown:
-                raise ConfigurationError("env_vars names a function the template does not have", unknown[0])
             the_clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
             cloud = cls(model, dataplane, the_clock, seed=seed if clock == "virtual" else None,
                         account_concurrency=account_concurrency, quiet=quiet, log_dir=log_dir)
@@ -210,10 +205,6 @@ class LocalCloud:
                       file=sys.stderr)
 
     def _start_api_gateways(self) -> None:
-        if not self.model.apis:
-            return
-        from lambdalab.sources.apigateway import ApiGatewayServer
-
         for lid, api in self.model.apis.items():
             server = ApiGatewayServer(api, self.service, self.clock)
             self.api_gateways[lid] = server
@@ -226,7 +217,7 @@ class LocalCloud:
         endpoint = self.lambda_endpoint if service == "lambda" else self.dataplane.endpoint_url
         return self.dataplane.new_client(service, endpoint_url=endpoint, **kwargs)
 
-    def resource(self, logical_id: str) -> Any:
+    def resource(self, logical_id: str) -> str:
         """What ``!Ref`` gives in CloudFormation: queue URL, bucket name, topic ARN, table name..."""
         return self.model.lookup(logical_id, "Ref")
 
@@ -257,6 +248,7 @@ class LocalCloud:
         self.clock.advance(seconds)
 
     def now(self) -> float:
+        """The engine's clock: epoch seconds, virtual unless the cloud runs in real time."""
         return self.clock.now()
 
     def logs(self, function: str, request_id: str | None = None) -> list[str]:
@@ -266,16 +258,55 @@ class LocalCloud:
     def api_url(self, api: str) -> str:
         """Base URL of a local API Gateway stage (logical id, e.g. "ServerlessRestApi")."""
         self._require_open()
+        return str(self._api_gateway(api).url)
+
+    def api_execution_log(self, api: str) -> list[str]:
+        """API Gateway's own log lines for a local API (its CloudWatch execution log), oldest first."""
+        return self._api_gateway(api).execution_log
+
+    def _api_gateway(self, api: str) -> ApiGatewayServer:
         if api not in self.api_gateways:
             raise ConfigurationError(f"no API named {api!r}; the template has {sorted(self.api_gateways)}")
-        return str(self.api_gateways[api].url)
+        return self.api_gateways[api]
+
+    def function(self, name: str) -> FunctionConfig:
+        """A function's configuration (GetFunctionConfiguration) by logical id, name or ARN:
+        ``FunctionName``, ``Timeout``, ``MemorySize``, ``Environment``..."""
+        return self.service.function(name)
+
+    def event_source_mappings(self) -> dict[str, SqsPoller | StreamPoller]:
+        """The SQS and stream event-source mappings by logical id (ListEventSourceMappings)."""
+        registry = self.service.event_source_mappings
+        registered = registry() if callable(registry) else registry
+        found = {m.config.logical_id: m for m in registered.values() if isinstance(m, (SqsPoller, StreamPoller))}
+        return dict(sorted(found.items()))
+
+    def event_source_mapping(self, name: str) -> SqsPoller | StreamPoller:
+        """One event-source mapping (GetEventSourceMapping) by its logical id or UUID, or by the
+        logical id or name of its function or queue or stream when only one mapping matches: its
+        ``config``, its ``stats`` and ``reset_stats()``."""
+        return find_mapping(self.event_source_mappings(), name, "SQS or stream", _mapping_source)
+
+    def queue_attributes(self, queue: str) -> dict[str, str]:
+        """A queue's attributes by logical id or URL, as GetQueueAttributes (``All``) gives them: strings."""
+        self._require_open()
+        if queue in self.model.resources:
+            if self.model.resources[queue].get("Type") != "AWS::SQS::Queue":
+                raise ConfigurationError("is not an SQS queue", queue)
+            queue = self.resource(queue)
+        return self.dataplane.queue_attributes(queue)
+
+    def async_queue(self) -> AsyncQueue:
+        """Where Event invokes, S3 notifications and SNS deliveries wait: ``pending()``, ``stats``."""
+        queue = self.service.async_queue()
+        assert isinstance(queue, AsyncQueue)
+        return queue
 
     @property
-    def faults(self) -> Any:
-        from lambdalab.service.faults import Faults
-
+    def faults(self) -> Faults:
+        """Scripted faults: ``throttle``, ``fail``, ``crash``, ``duplicate_delivery``, ``replay``, ``clear``."""
         self._require_open()
-        return Faults(self.service)
+        return self.service.faults
 
     @property
     def closed(self) -> bool:
@@ -286,6 +317,35 @@ class LocalCloud:
         if self._closed:
             raise ConfigurationError("this local cloud is closed (a process runs one local cloud at a time: "
                                      "starting another closes the one before); start a new one")
+
+
+def _mapping_source(mapping: SqsPoller | StreamPoller) -> str:
+    """The logical id of a mapping's queue or stream."""
+    if isinstance(mapping, SqsPoller):
+        return mapping.config.queue_logical_id
+    return mapping.config.stream_logical_id
+
+
+def provision(template: str | Path, code_path: Callable[[str], str] | None = None,
+              env_vars: dict[str, dict[str, str]] | None = None) -> tuple[CloudModel, DataPlane]:
+    """The template's model, its resources deployed on a fresh, running data plane (``LocalCloud.start``
+    without the cloud). moto's state is process-wide, so the cloud open in this process is closed first."""
+    model = build_model(load_template(template), code_path)
+    model.env_overrides = dict(env_vars or {})
+    for lid, variables in model.env_overrides.items():
+        check_environment_keys(lid, variables)
+    _close_the_open_cloud()
+    dataplane = DataPlane(REGION).start()
+    try:
+        dataplane.reset()
+        model.deploy(dataplane.client)
+        unknown = sorted(set(model.env_overrides) - set(model.functions))
+        if unknown:
+            raise ConfigurationError("env_vars names a function the template does not have", unknown[0])
+    except BaseException:
+        dataplane.stop()
+        raise
+    return model, dataplane
 
 
 def _close_the_open_cloud() -> None:

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdalab.strenum import StrEnum
+
 
 class LambdaLabError(Exception):
     """Base class of every error lambdalab raises on purpose."""
@@ -29,11 +31,18 @@ class ConfigurationError(LambdaLabError):
 
 
 class AwsApiError(LambdaLabError):
-    """An error answer of the Lambda API, as botocore parses it (code, HTTP status, message)."""
+    """An error answer of the Lambda API, as botocore parses it (code, HTTP status, message).
+
+    Each subclass is one of AWS's client errors: its code is its class name, its status the class
+    keyword (``class ResourceNotFoundException(AwsApiError, status=404)``)."""
 
     code = "ServiceException"
     status = 500
     error_kind = "Service"
+
+    def __init_subclass__(cls, *, status: int = 400, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        cls.code, cls.status, cls.error_kind = cls.__name__, status, "User"
 
     def __init__(self, message: str, **fields: Any):
         super().__init__(message)
@@ -44,44 +53,52 @@ class AwsApiError(LambdaLabError):
         return {"Type": self.error_kind, "message": self.message, **self.fields}
 
 
-class TooManyRequestsException(AwsApiError):
-    code, status, error_kind = "TooManyRequestsException", 429, "User"
+class ThrottleReason(StrEnum):
+    """``Reason`` of a TooManyRequestsException, AWS's own strings [TMR]."""
+
+    ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
+    RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+# Public names (``lambdalab.RESERVED_LIMIT``) that notebooks and graded checks compare with.
+ACCOUNT_LIMIT = ThrottleReason.ACCOUNT_LIMIT
+RESERVED_LIMIT = ThrottleReason.RESERVED_LIMIT
+
+
+class TooManyRequestsException(AwsApiError, status=429):
+    """Throttled; ``reason`` says which limit (a ThrottleReason)."""
 
     def __init__(self, reason: str, message: str = "Rate Exceeded."):
         super().__init__(message, Reason=reason, retryAfterSeconds="")
         self.reason = reason
 
 
-class ResourceNotFoundException(AwsApiError):
-    code, status, error_kind = "ResourceNotFoundException", 404, "User"
+class ResourceNotFoundException(AwsApiError, status=404):
+    """No such function, mapping or configuration."""
 
 
-class RequestTooLargeException(AwsApiError):
-    code, status, error_kind = "RequestTooLargeException", 413, "User"
+class RequestTooLargeException(AwsApiError, status=413):
+    """The payload is over the invocation type's request limit."""
 
 
 class InvalidParameterValueException(AwsApiError):
-    code, status, error_kind = "InvalidParameterValueException", 400, "User"
+    """A parameter of the request is not valid (out-of-range values are ValidationException)."""
 
 
 class InvalidRequestContentException(AwsApiError):
-    code, status, error_kind = "InvalidRequestContentException", 400, "User"
+    """The request body is not valid JSON, or a request header is invalid."""
 
 
-class ResourceConflictException(AwsApiError):
-    code, status, error_kind = "ResourceConflictException", 409, "User"
+class ResourceConflictException(AwsApiError, status=409):
+    """The resource already exists, or another operation is in progress."""
 
 
 class ValidationException(AwsApiError):
     """A parameter outside its documented range, in AWS's request-validation wording."""
 
-    code, status, error_kind = "ValidationException", 400, "User"
-
 
 class NotSupportedLocally(AwsApiError):
     """A Lambda operation or setting lambdalab does not emulate: refused, never answered wrongly."""
-
-    code, status, error_kind = "NotSupportedLocally", 400, "User"
 
 
 def api_error_of(exc: ConfigurationError) -> AwsApiError:
@@ -92,11 +109,6 @@ def api_error_of(exc: ConfigurationError) -> AwsApiError:
     if message.startswith("1 validation error"):
         return ValidationException(message)
     return InvalidParameterValueException(message)
-
-
-# Reasons of TooManyRequestsException, AWS's own strings.
-ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
-RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from unittest import mock
 
 from lambdalab import cli as engine_cli
 from lambdalab_course import cli_labs
-from lambdalab_course.grading import CLOUD_VARIABLE, STACK_VARIABLE
+from lambdalab_course.targets import CLOUD_VARIABLE, STACK_VARIABLE
 
 
 def _project_root(args: argparse.Namespace) -> Path:

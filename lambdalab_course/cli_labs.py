@@ -6,7 +6,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lambdalab_course import grading, labsource
+from lambdalab_course import labsource
+from lambdalab_course.layout import lab_name
+from lambdalab_course.report import markdown
+from lambdalab_course.runner import run_checks
 
 
 def cmd_labs_build(root: Path) -> int:
@@ -37,8 +40,8 @@ def cmd_labs_verify_starters(root: Path) -> int:
     bad: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
         for path in tests:
-            lab = grading.lab_name(path)
-            report = grading.run_checks(root, lab, "labs", Path(scratch) / f"{lab}-report")
+            lab = lab_name(path)
+            report = run_checks(root, lab, "labs", Path(scratch) / f"{lab}-report")
             passing = [c["check"] for c in report["checks"] if c["earned"]]
             print(f"{lab}: {len(report['checks'])} graded checks, {len(passing)} pass on the starter")
             bad += [f"{lab}::{name}" for name in passing]
@@ -53,6 +56,6 @@ def cmd_labs_verify_starters(root: Path) -> int:
 
 def cmd_grade(root: Path, lab: str | None, target: str) -> int:
     """Grade and leave grade-report.json / grade-report.md in the course root."""
-    report = grading.run_checks(root, lab, target, root / "grade-report")
-    print(grading.markdown(report))
+    report = run_checks(root, lab, target, root / "grade-report")
+    print(markdown(report))
     return 0 if report["earned"] == report["points"] else 1

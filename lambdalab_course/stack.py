@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lambdalab.errors import LambdaLabError
+from lambdalab import LambdaLabError
 
 # Where API Gateway serves a stage. ``{endpoint}`` is the endpoint override, for a stand-in.
 AWS_API_URL = "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"

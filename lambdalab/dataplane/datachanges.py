@@ -3,7 +3,7 @@
 The virtual clock polls every event source before each task it runs, and a throttled burst is
 thousands of tasks: reading every shard and queue each time was most of a lab check's wall time.
 moto's models note here each change that can give a poller something to read (a message added or
-made visible again, a Kinesis record, a DynamoDB stream record), through ``lambdalab.dataplane.moto_patches``.
+made visible again, a Kinesis record, a DynamoDB stream record), through ``lambdalab.dataplane.patches``.
 A poller remembers ``version()`` from before a read that found the resource empty and, while it
 is unchanged, the same read would answer the same, so it is not sent.
 

@@ -5,7 +5,9 @@ moto's defects are handled as follows:
 
 * moto is not thread-safe (concurrent clients duplicated SQS messages and lost Kinesis and DynamoDB
   writes), so every request runs under one process-wide lock, response body included;
-* SQS is quadratic in queue depth; ``lambdalab.dataplane.moto_patches`` fixes that for the pinned moto;
+* SQS is quadratic in queue depth, and moto would invoke Lambda itself for S3 events and SNS
+  deliveries; ``lambdalab.dataplane.patches`` fixes those (and a few costs) for the pinned moto, and
+  hands those events to the data plane's ``listeners``;
 * its timers are wall-clock (visibility, delays, retention; DynamoDB TTL never deletes), so the
   engine drives whatever its virtual clock moves, e.g. ``end_visibility``.
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from lambdalab.dataplane import patches
 from lambdalab.httpserver import stop_serving
 
 _FAKE_CREDENTIALS = {
@@ -71,10 +74,15 @@ def shared_session(region: str) -> Any:
 
 
 class DataPlane:
-    """A moto server and cached boto3 clients for it; see the module docstring for its quirks."""
+    """A moto server and cached boto3 clients for it; see the module docstring for its quirks.
+
+    ``listeners``: the engine's listeners to S3 object events and SNS deliveries to Lambda of this
+    data plane's requests (``lambdalab.dataplane.patches.notifications``).
+    """
 
     def __init__(self, region: str):
         self.region = region
+        self.listeners = patches.Listeners()
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._clients: dict[str, Any] = {}
@@ -83,12 +91,10 @@ class DataPlane:
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> DataPlane:
         """Serve moto on 127.0.0.1; moto's backends load on their first request, not here."""
-        from lambdalab.dataplane import moto_patches
-
         if self._server is not None:
             return self
-        moto_patches.apply()
-        self._server = _make_server()
+        patches.apply()
+        self._server = _make_server(self.listeners)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(_SHUTDOWN_POLL_SECONDS,),
                                         name="lambdalab-dataplane", daemon=True)
         self._thread.start()
@@ -174,16 +180,16 @@ def _client_config() -> Any:
 
 
 class _Serialised:
-    """WSGI middleware: one request at a time through moto, its response body produced under the lock."""
+    """WSGI middleware: one request at a time through moto, its response body produced under the lock,
+    its S3 events and SNS deliveries to Lambda going to this data plane's listeners."""
 
-    def __init__(self, app: Any):
-        from lambdalab.dataplane.moto_patches import MOTO_LOCK
-
+    def __init__(self, app: Any, listeners: patches.Listeners):
         self._app = app
-        self._lock = MOTO_LOCK
+        self._lock = patches.MOTO_LOCK
+        self._listeners = listeners
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        with self._lock.held():
+        with self._lock.held(), self._listeners.delivering():
             response = self._app(environ, start_response)
             try:
                 return list(response)
@@ -193,7 +199,7 @@ class _Serialised:
                     close()
 
 
-def _make_server() -> Any:
+def _make_server(listeners: patches.Listeners) -> Any:
     """A threaded werkzeug server around moto's dispatcher, on 127.0.0.1 only, request lines unlogged."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import ThreadedWSGIServer
@@ -205,5 +211,5 @@ def _make_server() -> Any:
     class Server(ThreadedWSGIServer):
         request_queue_size = 128  # socketserver's 5 would refuse bursts from many pollers
 
-    app = _Serialised(DomainDispatcherApplication(create_backend_app))
+    app = _Serialised(DomainDispatcherApplication(create_backend_app), listeners)
     return Server("127.0.0.1", 0, app, handler=QuietHandler)

@@ -11,7 +11,15 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-SUCCESS, ERROR, THROTTLED = "Success", "Error", "Throttled"
+from lambdalab.strenum import StrEnum
+
+
+class Outcome(StrEnum):
+    """How an attempt ended, in the words of Lambda's metrics (Invocations, Errors, Throttles)."""
+
+    SUCCESS = "Success"
+    ERROR = "Error"
+    THROTTLED = "Throttled"
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class Invocation:
     cold: bool
     start: float  # virtual epoch seconds
     end: float
-    outcome: str  # Success | Error | Throttled
+    outcome: Outcome
     detail: str | None = None
     stop_reason: str | None = None  # why no further attempt follows, when that matters
 
@@ -65,7 +73,8 @@ class Journal:
 
     def counts(self, function: str | None = None) -> Counter[str]:
         """How many attempts ended each way, e.g. ``{'Success': 18, 'Throttled': 2}``."""
-        return Counter(i.outcome for i in self.invocations(function))
+        counts: Counter[str] = Counter(i.outcome for i in self.invocations(function))
+        return counts
 
     def clear(self) -> None:
         with self._lock:
@@ -103,6 +112,6 @@ class Journal:
         return "\n".join(lines)
 
     def plot(self, function: str | None = None, ax: Any = None, title: str | None = None) -> Any:
-        from lambdalab.observe.timeline import plot_timeline
+        from lambdalab.observe.timeline import plot_timeline  # lazy: the timeline imports this module
 
         return plot_timeline(self.invocations(function), self.origin, ax=ax, title=title)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lambdalab.observe.journal import ERROR, SUCCESS, THROTTLED, Invocation
+from lambdalab.observe.journal import Invocation, Outcome
 
-COLOURS = {SUCCESS: "tab:green", ERROR: "tab:orange", THROTTLED: "tab:red"}
+COLOURS = {Outcome.SUCCESS: "tab:green", Outcome.ERROR: "tab:orange", Outcome.THROTTLED: "tab:red"}
 MIN_WIDTH_S = 0.02  # so a 1 ms invocation is still visible...
 MIN_WIDTH_SHARE = 0.004  # ...even on an axis of minutes or hours (retries 1 and 2 minutes apart)
 
 
 def plot_timeline(items: Sequence[Invocation], origin: float, ax: Any = None, title: str | None = None) -> Any:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: ~0.3 s, and only a plot needs it
 
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 1.3 + 0.4 * max(1, len({i.env_id for i in items}))))
@@ -26,7 +26,7 @@ def plot_timeline(items: Sequence[Invocation], origin: float, ax: Any = None, ti
         start = item.start - origin
         width = max(item.end - item.start, min_width)
         ax.broken_barh([(start, width)], (lane - 0.4, 0.8), color=COLOURS.get(item.outcome, "grey"))
-        if item.attempt > 1 and item.outcome != THROTTLED:  # a retry: say which attempt it is
+        if item.attempt > 1 and item.outcome != Outcome.THROTTLED:  # a retry: say which attempt it is
             ax.annotate(f"#{item.attempt}", (start + width, lane), xytext=(2, 0), textcoords="offset points",
                         fontsize="x-small", va="center")
         if item.cold:

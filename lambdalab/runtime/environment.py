@@ -20,11 +20,19 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import InitVar, dataclass
 from pathlib import Path
 
 from lambdalab.runtime import reports
 from lambdalab.runtime.memory import MEMORY_LIMIT_ENFORCED
-from lambdalab.runtime.outcomes import UNHANDLED, Attempt, InvocationResult, function_failed, init_failed, timed_out
+from lambdalab.runtime.outcomes import (
+    Attempt,
+    FunctionErrorKind,
+    InvocationResult,
+    function_failed,
+    init_failed,
+    timed_out,
+)
 from lambdalab.runtime.process import GARBLED, OUT_OF_MEMORY, TIMED_OUT, FunctionProcess, Message, Stopped
 
 __all__ = ["MEMORY_LIMIT_ENFORCED", "EnvironmentShutDown", "ExecutionEnvironment", "InvocationResult"]
@@ -44,27 +52,32 @@ class EnvironmentShutDown(RuntimeError):
     """``invoke`` was called after ``shutdown()``."""
 
 
+@dataclass(eq=False, kw_only=True)
 class ExecutionEnvironment:
-    """A function's process, started by the first invoke and reused while it stays healthy."""
+    """A function's process, started by the first invoke and reused while it stays healthy.
 
-    def __init__(self, *, env_id: str, function_name: str, handler: str, code_dir: Path, timeout_s: float,
-                 memory_mb: int, environ: dict[str, str], function_arn: str, log_group: str, log_stream: str,
-                 init_timeout_s: float = INIT_TIMEOUT_S):
-        self.env_id = env_id
-        self.function_name = function_name
-        self.handler = handler
-        self.code_dir = Path(code_dir)
-        self.timeout_s = timeout_s
-        self.memory_mb = memory_mb
-        self.function_arn = function_arn
-        self.log_group = log_group
-        self.log_stream = log_stream
-        self.init_timeout_s = init_timeout_s
+    Its settings are the function's as Lambda's reserved variables name them, and the limits the
+    parent enforces; ``environ`` is the function's own variables."""
+
+    env_id: str
+    function_name: str
+    handler: str
+    code_dir: Path
+    timeout_s: float
+    memory_mb: int
+    environ: InitVar[dict[str, str]]
+    function_arn: str
+    log_group: str
+    log_stream: str
+    init_timeout_s: float = INIT_TIMEOUT_S
+
+    def __post_init__(self, environ: dict[str, str]) -> None:
+        code_dir, self.code_dir = self.code_dir, Path(self.code_dir)
         self._environ = {  # Lambda's reserved variables, unless the caller set them
-            "AWS_LAMBDA_FUNCTION_NAME": function_name, "AWS_LAMBDA_FUNCTION_VERSION": reports.VERSION,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb), "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream, "_HANDLER": handler, "LAMBDA_TASK_ROOT": str(code_dir),
-            **environ,
+            "AWS_LAMBDA_FUNCTION_NAME": self.function_name, "AWS_LAMBDA_FUNCTION_VERSION": reports.VERSION,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb), "AWS_LAMBDA_LOG_GROUP_NAME": self.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream, "_HANDLER": self.handler,
+            "LAMBDA_TASK_ROOT": str(code_dir), **environ,
         }
         self._process: FunctionProcess | None = None
         self._busy = threading.Lock()
@@ -115,8 +128,8 @@ class ExecutionEnvironment:
             watched = self._process.peak_memory_mb if self._process is not None else 0
             used = max(outcome.max_memory_used_mb, watched)
             lines = attempt.log_lines(duration_ms, used)
-            return InvocationResult(outcome.payload, error_type and UNHANDLED, error_type, lines, attempt.cold,
-                                    False, duration_ms, attempt.init_duration_ms, used)
+            return InvocationResult(outcome.payload, error_type and FunctionErrorKind.UNHANDLED, error_type, lines,
+                                    attempt.cold, False, duration_ms, attempt.init_duration_ms, used)
         return self._reset(function_failed(attempt, self._stopped(outcome), self.timeout_s))
 
     def _cold_start(self, attempt: Attempt) -> InvocationResult | None:

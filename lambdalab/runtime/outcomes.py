@@ -13,11 +13,22 @@ from dataclasses import dataclass
 from lambdalab.errors import FunctionError
 from lambdalab.runtime import reports
 from lambdalab.runtime.process import GARBLED, OUT_OF_MEMORY, TIMED_OUT, Message, Stopped
+from lambdalab.strenum import StrEnum
 
-UNHANDLED = "Unhandled"  # X-Amz-Function-Error for every error, as the reference advises
-TIMEOUT_ERROR = "Sandbox.Timedout"
-EXIT_ERROR = "Runtime.ExitError"
-OUT_OF_MEMORY_ERROR = "Runtime.OutOfMemory"
+
+class ErrorType(StrEnum):
+    """The ``errorType`` Lambda reports when the function did not answer."""
+
+    TIMEOUT = "Sandbox.Timedout"
+    EXIT = "Runtime.ExitError"
+    OUT_OF_MEMORY = "Runtime.OutOfMemory"
+
+
+class FunctionErrorKind(StrEnum):
+    """Invoke's ``FunctionError`` (``X-Amz-Function-Error``): ``Unhandled`` for every error, as the
+    reference advises."""
+
+    UNHANDLED = "Unhandled"
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,7 @@ class Attempt:
         """A result that resets the environment."""
         duration_ms = (time.perf_counter() - self.started) * 1000
         lines = self.log_lines(duration_ms, max_memory_used_mb, status, error_type if status == "error" else None)
-        return InvocationResult(payload, UNHANDLED, error_type, lines, self.cold, True, duration_ms,
+        return InvocationResult(payload, FunctionErrorKind.UNHANDLED, error_type, lines, self.cold, True, duration_ms,
                                 self.init_duration_ms if init_ms is None else init_ms, max_memory_used_mb)
 
 
@@ -79,7 +90,7 @@ def timed_out(attempt: Attempt, stopped: Stopped, timeout_s: float, init_ms: flo
     message = reports.timeout_message(attempt.request_id, attempt.deadline_epoch_ms, timeout_s)
     attempt.lines.append(message)
     payload = json.dumps({"errorMessage": message}).encode()
-    return attempt.failed(payload, TIMEOUT_ERROR, stopped.peak_memory_mb, "timeout", init_ms)
+    return attempt.failed(payload, ErrorType.TIMEOUT, stopped.peak_memory_mb, "timeout", init_ms)
 
 
 def function_failed(attempt: Attempt, stopped: Stopped, timeout_s: float,
@@ -87,9 +98,9 @@ def function_failed(attempt: Attempt, stopped: Stopped, timeout_s: float,
     """The process ended mid-invocation: timeout, exit, crash, out of memory or an unreadable answer."""
     if stopped.cause == TIMED_OUT:
         return timed_out(attempt, stopped, timeout_s, init_ms)
-    error_type, memory = EXIT_ERROR, stopped.peak_memory_mb
+    error_type, memory = ErrorType.EXIT, stopped.peak_memory_mb
     if stopped.cause == OUT_OF_MEMORY:
-        error_type, memory = OUT_OF_MEMORY_ERROR, attempt.memory_mb
+        error_type, memory = ErrorType.OUT_OF_MEMORY, attempt.memory_mb
     if stopped.cause == GARBLED:
         message = f"RequestId: {attempt.request_id} Error: Runtime sent an invalid response: {stopped.detail}"
     else:
@@ -106,6 +117,6 @@ def init_failed(attempt: Attempt, error: Message | Stopped, phase: str, init_ms:
         attempt.before_start.append(reports.init_report_line(init_ms, phase, "error", error_type))
         return attempt.failed(error.payload, error_type, error.max_memory_used_mb, "error", init_ms)
     if error.cause != TIMED_OUT:
-        error_type = OUT_OF_MEMORY_ERROR if error.cause == OUT_OF_MEMORY else EXIT_ERROR
+        error_type = ErrorType.OUT_OF_MEMORY if error.cause == OUT_OF_MEMORY else ErrorType.EXIT
         attempt.before_start.append(reports.init_report_line(init_ms, phase, "error", error_type))
     return function_failed(attempt, error, timeout_s, init_ms)

@@ -1,8 +1,8 @@
 """The Lambda API over HTTP, so the stock boto3 ``lambda`` client works (AWS_ENDPOINT_URL_LAMBDA).
 
 Serves Invoke, GetFunction, ListFunctions, Get/Put/DeleteFunctionConcurrency, GetAccountSettings,
-and Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s) (kept by ``lambdalab.sources.asyncinvoke``),
-Get/List/UpdateEventSourceMapping(s) (for the mappings the source modules register).
+and Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s) and Get/List/UpdateEventSourceMapping(s)
+(through what the event sources register with the service: ``lambdalab.service.registrations``).
 Every other operation is refused with ``NotSupportedLocally`` rather than answered wrongly.
 """
 
@@ -21,29 +21,35 @@ from lambdalab.config import FunctionConfig
 from lambdalab.errors import AwsApiError, InvalidParameterValueException, NotSupportedLocally, ResourceNotFoundException
 from lambdalab.service.invoke import LambdaService
 
+_FUNCTION = "/2015-03-31/functions/<path:name>"
 _EIC = "/2019-09-25/functions/<path:name>/event-invoke-config"
+_ESM = "/2015-03-31/event-source-mappings/"
+
+
+def _served(path: str, **handlers: str) -> list[Rule]:
+    """``path``'s rules: HTTP method -> the ``LambdaApi`` method serving it (the operation's name)."""
+    return [Rule(path, methods=[method], endpoint=handler) for method, handler in handlers.items()]
+
+
 ROUTES = Map([
-    Rule("/2015-03-31/functions/<path:name>/invocations", methods=["POST"], endpoint="Invoke"),
-    Rule("/2015-03-31/functions/", methods=["GET"], endpoint="ListFunctions"),
-    Rule("/2015-03-31/functions/<name>", methods=["GET"], endpoint="GetFunction"),
-    Rule("/2015-03-31/functions/<path:name>/configuration", methods=["GET"], endpoint="GetFunctionConfiguration"),
-    Rule("/2017-10-31/functions/<path:name>/concurrency", methods=["PUT"], endpoint="PutFunctionConcurrency"),
-    Rule("/2017-10-31/functions/<path:name>/concurrency", methods=["DELETE"], endpoint="DeleteFunctionConcurrency"),
-    Rule("/2019-09-30/functions/<path:name>/concurrency", methods=["GET"], endpoint="GetFunctionConcurrency"),
-    Rule("/2016-08-19/account-settings/", methods=["GET"], endpoint="GetAccountSettings"),
-    Rule(f"{_EIC}", methods=["PUT"], endpoint="PutFunctionEventInvokeConfig"),
-    Rule(f"{_EIC}", methods=["POST"], endpoint="UpdateFunctionEventInvokeConfig"),
-    Rule(f"{_EIC}", methods=["GET"], endpoint="GetFunctionEventInvokeConfig"),
-    Rule(f"{_EIC}", methods=["DELETE"], endpoint="DeleteFunctionEventInvokeConfig"),
-    Rule(f"{_EIC}/list", methods=["GET"], endpoint="ListFunctionEventInvokeConfigs"),
-    Rule("/2015-03-31/event-source-mappings/", methods=["GET"], endpoint="ListEventSourceMappings"),
-    Rule("/2015-03-31/event-source-mappings/<name>", methods=["GET"], endpoint="GetEventSourceMapping"),
-    Rule("/2015-03-31/event-source-mappings/<name>", methods=["PUT"], endpoint="UpdateEventSourceMapping"),
+    *_served(f"{_FUNCTION}/invocations", POST="invoke"),
+    *_served("/2015-03-31/functions/", GET="list_functions"),
+    *_served("/2015-03-31/functions/<name>", GET="get_function"),
+    *_served(f"{_FUNCTION}/configuration", GET="get_function_configuration"),
+    *_served("/2017-10-31/functions/<path:name>/concurrency", PUT="put_function_concurrency",
+             DELETE="delete_function_concurrency"),
+    *_served("/2019-09-30/functions/<path:name>/concurrency", GET="get_function_concurrency"),
+    *_served("/2016-08-19/account-settings/", GET="get_account_settings"),
+    # Put (replace), Update (patch), Get and Delete FunctionEventInvokeConfig
+    *_served(_EIC, **dict.fromkeys(("PUT", "POST", "GET", "DELETE"), "function_event_invoke_config")),
+    *_served(f"{_EIC}/list", GET="list_function_event_invoke_configs"),
+    *_served(_ESM, GET="list_event_source_mappings"),
+    *_served(f"{_ESM}<name>", GET="get_event_source_mapping", PUT="update_event_source_mapping"),
     # Versions, aliases and resource policies do not exist locally: refused by the operation's name.
-    Rule("/2015-03-31/functions/<name>/versions", methods=["GET"], endpoint="ListVersionsByFunction"),
-    Rule("/2015-03-31/functions/<name>/aliases", methods=["GET"], endpoint="ListAliases"),
-    Rule("/2015-03-31/functions/<name>/aliases/<alias>", methods=["GET"], endpoint="GetAlias"),
-    Rule("/2015-03-31/functions/<name>/policy", methods=["GET"], endpoint="GetPolicy"),
+    *_served("/2015-03-31/functions/<name>/versions", GET="ListVersionsByFunction"),
+    *_served("/2015-03-31/functions/<name>/aliases", GET="ListAliases"),
+    *_served("/2015-03-31/functions/<name>/aliases/<alias>", GET="GetAlias"),
+    *_served("/2015-03-31/functions/<name>/policy", GET="GetPolicy"),
 ], strict_slashes=False)
 REFUSED_BY_NAME = ("ListVersionsByFunction", "ListAliases", "GetAlias", "GetPolicy")
 
@@ -72,31 +78,15 @@ class LambdaApi:
     def __init__(self, service: LambdaService, source: str = "lambda-api"):
         self.service = service
         self.source = source
-        self._handlers: dict[str, Callable[[Request, str], Response]] = {
-            "Invoke": self.invoke,
-            "ListFunctions": self.list_functions,
-            "GetFunction": self.get_function,
-            "GetFunctionConfiguration": self.get_function_configuration,
-            "PutFunctionConcurrency": self.put_concurrency,
-            "DeleteFunctionConcurrency": self.delete_concurrency,
-            "GetFunctionConcurrency": self.get_concurrency,
-            "GetAccountSettings": self.account_settings,
-            "PutFunctionEventInvokeConfig": self.event_invoke_config,
-            "UpdateFunctionEventInvokeConfig": self.event_invoke_config,
-            "GetFunctionEventInvokeConfig": self.event_invoke_config,
-            "DeleteFunctionEventInvokeConfig": self.event_invoke_config,
-            "ListFunctionEventInvokeConfigs": self.list_event_invoke_configs,
-            "ListEventSourceMappings": self.list_event_source_mappings,
-            "GetEventSourceMapping": self.get_event_source_mapping,
-            "UpdateEventSourceMapping": self.update_event_source_mapping,
-            **{operation: _refuse(operation) for operation in REFUSED_BY_NAME},
-        }
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
         try:
             endpoint, args = ROUTES.bind_to_environ(environ).match()
-            response = self._handlers[str(endpoint)](request, unquote(args.get("name", "")))
+            if endpoint in REFUSED_BY_NAME:
+                raise NotSupportedLocally(f"lambdalab does not support the Lambda operation {endpoint} locally")
+            handler: Callable[[Request, str], Response] = getattr(self, str(endpoint))
+            response = handler(request, unquote(args.get("name", "")))
         except AwsApiError as exc:
             response = error_response(exc)
         except (NotFound, HTTPException):
@@ -139,7 +129,7 @@ class LambdaApi:
     def get_function_configuration(self, request: Request, name: str) -> Response:
         return _json(function_configuration(self.service.function(name)))
 
-    def put_concurrency(self, request: Request, name: str) -> Response:
+    def put_function_concurrency(self, request: Request, name: str) -> Response:
         fn = self.service.function(name)
         try:
             value = int(json.loads(request.get_data() or b"{}")["ReservedConcurrentExecutions"])
@@ -148,38 +138,35 @@ class LambdaApi:
         self.service.concurrency.set_reserved(fn.FunctionName, value)
         return _json({"ReservedConcurrentExecutions": value})
 
-    def delete_concurrency(self, request: Request, name: str) -> Response:
+    def delete_function_concurrency(self, request: Request, name: str) -> Response:
         fn = self.service.function(name)
         self.service.concurrency.set_reserved(fn.FunctionName, None)
         return Response(status=204)
 
-    def get_concurrency(self, request: Request, name: str) -> Response:
+    def get_function_concurrency(self, request: Request, name: str) -> Response:
         reserved = self.service.concurrency.reserved(self.service.function(name).FunctionName)
         return _json({} if reserved is None else {"ReservedConcurrentExecutions": reserved})
 
-    def event_invoke_config(self, request: Request, name: str) -> Response:
+    def function_event_invoke_config(self, request: Request, name: str) -> Response:
         """Put (replace), Update (patch), Get, Delete FunctionEventInvokeConfig ($LATEST only)."""
-        from lambdalab.sources import asyncinvoke
-
         if request.args.get("Qualifier", "$LATEST") != "$LATEST":
             raise NotSupportedLocally("Only the $LATEST qualifier is supported locally")
+        configs = self.service.event_invoke_configs()
         if request.method == "GET":
-            return _json(asyncinvoke.get_config(self.service, name))
+            return _json(configs.get(self.service.function(name)))
         if request.method == "DELETE":
-            asyncinvoke.delete_config(self.service, name)
+            configs.delete(self.service.function(name))
             return Response(status=204)
         try:
             body = json.loads(request.get_data() or b"{}")
         except ValueError:
             raise InvalidParameterValueException("the request body is not JSON") from None
-        return _json(asyncinvoke.put_config(self.service, name, body, patch=request.method == "POST"))
+        return _json(configs.put(self.service.function(name), body, patch=request.method == "POST"))
 
-    def list_event_invoke_configs(self, request: Request, name: str) -> Response:
-        from lambdalab.sources import asyncinvoke
+    def list_function_event_invoke_configs(self, request: Request, name: str) -> Response:
+        return _json(self.service.event_invoke_configs().list(self.service.function(name)))
 
-        return _json(asyncinvoke.list_configs(self.service, name))
-
-    def account_settings(self, request: Request, name: str) -> Response:
+    def get_account_settings(self, request: Request, name: str) -> Response:
         c = self.service.concurrency
         return _json({
             "AccountLimit": {
@@ -214,13 +201,6 @@ class LambdaApi:
         except ValueError:
             raise InvalidParameterValueException("the request body is not JSON") from None
         return _json(mapping.update(**changes), status=202)
-
-
-def _refuse(operation: str) -> Callable[[Request, str], Response]:
-    """A handler for an operation whose path a served route would otherwise take for a function name."""
-    def refuse(request: Request, name: str) -> Response:
-        raise NotSupportedLocally(f"lambdalab does not support the Lambda operation {operation} locally")
-    return refuse
 
 
 def _json(body: Any, status: int = 200) -> Response:

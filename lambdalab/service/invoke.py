@@ -14,15 +14,16 @@ import random
 import threading
 import time
 import uuid
-from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from lambdalab.clock import Clock
 from lambdalab.config import FunctionConfig
 from lambdalab.errors import (
     AwsApiError,
+    ConfigurationError,
     InvalidParameterValueException,
     InvalidRequestContentException,
     NotSupportedLocally,
@@ -30,11 +31,12 @@ from lambdalab.errors import (
     ResourceNotFoundException,
     TooManyRequestsException,
 )
-from lambdalab.observe.journal import ERROR, SUCCESS, THROTTLED, Invocation, Journal
+from lambdalab.observe.journal import Invocation, Journal, Outcome
 from lambdalab.observe.logstore import LogEvent, LogStore
 from lambdalab.runtime.environment import ExecutionEnvironment, InvocationResult
 from lambdalab.service.concurrency import Concurrency
-from lambdalab.sources.base import EventSourceMapping
+from lambdalab.service.faults import Faults, crashed
+from lambdalab.service.registrations import EventInvokeConfigs, EventQueue, EventSourceMapping
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
@@ -64,6 +66,7 @@ class InvokeResult:
 
 
 EnvironBuilder = Callable[[FunctionConfig, str], dict[str, str]]
+T = TypeVar("T")
 
 
 class RequestIds:
@@ -105,18 +108,16 @@ class LambdaService:
         self._env_seq = itertools.count(1)
         self._lock = threading.Lock()
         self._closed = False
-        self._forced: dict[str, deque[tuple[str, str]]] = defaultdict(deque)
-        # Where InvocationType=Event puts an event: (function, payload, request id, source).
-        self.event_queue: Callable[[FunctionConfig, bytes, str, str], None] | None = None
-        # Event-source mappings the Lambda API shows and updates, by UUID (the source modules add them).
-        self.event_source_mappings: dict[str, EventSourceMapping] = {}
+        self.faults = Faults(self.function)
+        # What the event sources register (see lambdalab.service.registrations).
+        self._event_queue: EventQueue | None = None
+        self._event_invoke_configs: EventInvokeConfigs | None = None
+        self._mappings: dict[str, EventSourceMapping] = {}  # by UUID
         for fn in self._functions.values():
             if fn.ReservedConcurrentExecutions is not None:
                 try:
                     concurrency.set_reserved(fn.FunctionName, fn.ReservedConcurrentExecutions)
                 except InvalidParameterValueException as exc:
-                    from lambdalab.errors import ConfigurationError
-
                     raise ConfigurationError(exc.message, fn.logical_id, "ReservedConcurrentExecutions") from None
 
     # -- lookup -------------------------------------------------------------------------------
@@ -142,6 +143,26 @@ class LambdaService:
 
     def functions(self) -> list[FunctionConfig]:
         return list(self._functions.values())
+
+    # -- what the event sources register --------------------------------------------------------
+    def add_event_source_mapping(self, uuid: str, mapping: EventSourceMapping) -> None:
+        """A mapping Get/List/UpdateEventSourceMapping show and change, by its UUID."""
+        self._mappings[uuid] = mapping
+
+    @property
+    def event_source_mappings(self) -> Mapping[str, EventSourceMapping]:
+        """The registered mappings by UUID, read-only."""
+        return MappingProxyType(self._mappings)
+
+    def set_async_queue(self, queue: EventQueue, configs: EventInvokeConfigs) -> None:
+        """Where Event invokes go from now on, and what serves the FunctionEventInvokeConfig operations."""
+        self._event_queue, self._event_invoke_configs = queue, configs
+
+    def async_queue(self) -> EventQueue:
+        return _registered(self._event_queue, "asynchronous invocation")
+
+    def event_invoke_configs(self) -> EventInvokeConfigs:
+        return _registered(self._event_invoke_configs, "an event-invoke configuration")
 
     # -- invoke -------------------------------------------------------------------------------
     def invoke(
@@ -172,10 +193,7 @@ class LambdaService:
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", request_id)
         if invocation_type == "Event":
-            if self.event_queue is None:
-                raise NotSupportedLocally("asynchronous invocation needs the async queue "
-                                          "(lambdalab.sources.asyncinvoke)")
-            self.event_queue(fn, body, request_id, source)  # retries, DLQ and destinations live there
+            self.async_queue().enqueue(fn, body, request_id, source)  # retries, DLQ and destinations live there
             return InvokeResult(202, b"", request_id)
         return self.run_attempt(fn, body, request_id, source=source, log_type=log_type,
                                 client_context=client_context)
@@ -199,7 +217,7 @@ class LambdaService:
         the same instant to each, whichever thread runs first); default now.
         """
         start = self.clock.now() if start is None else start
-        forced = self._next_forced(fn.FunctionName)
+        forced = self.faults.next_forced(fn.FunctionName)
         if forced and forced[0] == "error":
             return self._forced_error(fn, request_id, source, invocation_type, attempt, forced[1])
         try:
@@ -208,7 +226,7 @@ class LambdaService:
             self.concurrency.acquire(fn.FunctionName)
         except TooManyRequestsException as exc:
             self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
-                                           None, False, start, start, THROTTLED, exc.reason))
+                                           None, False, start, start, Outcome.THROTTLED, exc.reason))
             raise
         try:
             env = self._take_environment(fn)
@@ -216,8 +234,6 @@ class LambdaService:
             result = env.invoke(request_id, body, client_context=client_context,
                                 now_epoch_ms=int(start * 1000))
             if forced and forced[0] == "crash":
-                from lambdalab.service.faults import crashed
-
                 result = crashed(result, env, request_id)
             elapsed = time.perf_counter() - began
             # Back in the idle pool before the lease is released: the invocation that takes the
@@ -238,7 +254,7 @@ class LambdaService:
                 "errorType": "Function.ResponseSizeTooLarge",
             }).encode()
             function_error = "Unhandled"
-        outcome = SUCCESS if function_error is None else ERROR
+        outcome = Outcome.SUCCESS if function_error is None else Outcome.ERROR
         detail = None if function_error is None else (_error_type(payload) or result.error_type)
         self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
                                        env.env_id, result.cold, start, end, outcome, detail))
@@ -249,22 +265,6 @@ class LambdaService:
         return InvokeResult(200, payload, request_id, function_error, tail)
 
     # -- scripted faults ----------------------------------------------------------------------
-    def force(self, function: str, outcomes: list[tuple[str, str]]) -> None:
-        with self._lock:
-            self._forced[self.function(function).FunctionName].extend(outcomes)
-
-    def clear_forced(self, function: str | None = None) -> None:
-        with self._lock:
-            if function is None:
-                self._forced.clear()
-            else:
-                self._forced.pop(self.function(function).FunctionName, None)
-
-    def _next_forced(self, function: str) -> tuple[str, str] | None:
-        with self._lock:
-            queue = self._forced.get(function)
-            return queue.popleft() if queue else None
-
     def _forced_error(self, fn: FunctionConfig, request_id: str, source: str, invocation_type: str,
                       attempt: int, message: str) -> InvokeResult:
         start = self.clock.now()
@@ -273,7 +273,7 @@ class LambdaService:
             LogEvent(start, "lambdalab-faults", request_id, f"[ERROR] Exception: {message} (scripted fault)")
         ])
         self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
-                                       None, False, start, start, ERROR, "Exception"))
+                                       None, False, start, start, Outcome.ERROR, "Exception"))
         return InvokeResult(200, payload, request_id, "Unhandled")
 
     # -- environments -------------------------------------------------------------------------
@@ -329,6 +329,12 @@ class LambdaService:
                 idle.clear()
         for env in envs:
             env.shutdown()
+
+
+def _registered(value: T | None, needed_by: str) -> T:
+    if value is None:
+        raise NotSupportedLocally(f"{needed_by} needs the async queue (lambdalab.sources.asyncinvoke)")
+    return value
 
 
 def env_log_stream(env: ExecutionEnvironment) -> str:

@@ -5,18 +5,28 @@ batch, dispatch queued events), may run several invocations concurrently, waits 
 whether it did anything. Anything that must happen later (a retry, a visibility timeout, a batching
 window) is scheduled on the clock, never waited for. The virtual clock polls between its tasks, so
 sources see time exactly as it jumps; the real clock polls from a background thread.
+
+A source module sees only a ``SourceContext``, never the cloud: its ``attach(context)`` registers
+what the Lambda service must reach (mappings, the async queue) with the service, and returns its
+pollers for ``Sources`` to poll and close.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from lambdalab.errors import ConfigurationError, NotSupportedLocally, ResourceNotFoundException
 
 if TYPE_CHECKING:
-    from lambdalab.cloud import LocalCloud
+    from lambdalab.clock import Clock
     from lambdalab.config import FunctionConfig
+    from lambdalab.dataplane.server import DataPlane
     from lambdalab.service.invoke import LambdaService
+    from lambdalab.template.model import CloudModel
 
 
 class Poller(Protocol):
@@ -27,16 +37,51 @@ class Poller(Protocol):
         """Stop: no more invocations after this returns."""
 
 
-class EventSourceMapping(Protocol):
-    """An event-source mapping the Lambda API can show and change (Get/List/UpdateEventSourceMapping)."""
+@dataclass(frozen=True)
+class SourceContext:
+    """What an event source may use: the engine's clock, the Lambda service it invokes and registers
+    with, the data plane it reads and writes, and the template's model (deployed)."""
 
+    clock: Clock
+    service: LambdaService
+    dataplane: DataPlane
+    model: CloudModel
+
+
+def mapping_parts(context: SourceContext, lid: str, props: dict[str, Any], source_type: str,
+                  source_attribute: str, kind: str) -> tuple[str, FunctionConfig, str]:
+    """An event-source mapping's source (the logical id of the ``source_type`` resource whose
+    ``source_attribute`` is its EventSourceArn), function and UUID, refused as Lambda refuses them."""
+    arn = str(props["EventSourceArn"])
+    source = context.model.logical_id_of(source_type, source_attribute, arn)
+    if source is None:
+        raise ConfigurationError(f"EventSourceArn {arn} is not a {kind} of the template", lid, "EventSourceArn")
+    try:
+        function = context.service.function(str(props.get("FunctionName", "")))
+    except ResourceNotFoundException:
+        raise ConfigurationError("FunctionName is not a function of the template", lid, "FunctionName") from None
+    return source, function, str(context.model.attrs.get(lid, {}).get("Id", lid))
+
+
+class _Mapping(Protocol):
     uuid: str
+    function: FunctionConfig
 
-    def describe(self) -> dict[str, Any]:
-        """GetEventSourceMapping's answer for this mapping."""
 
-    def update(self, **changes: Any) -> dict[str, Any]:
-        """Apply UpdateEventSourceMapping's parameters (AWS names); answer as ``describe``."""
+M = TypeVar("M", bound=_Mapping)
+
+
+def find_mapping(mappings: dict[str, M], name: str, kind: str, source_of: Callable[[M], str]) -> M:
+    """One of ``mappings`` (by logical id) by its logical id or UUID, or by the logical id or name of
+    its function or source (``source_of``), when only one matches."""
+    if name in mappings:
+        return mappings[name]
+    matches = [m for m in mappings.values()
+               if name in (m.uuid, m.function.logical_id, m.function.FunctionName, source_of(m))]
+    if len(matches) != 1:
+        raise ConfigurationError(f"{len(matches)} {kind} event-source mappings match {name!r}; "
+                                 f"the template has {sorted(mappings)}")
+    return matches[0]
 
 
 def update_changes(changes: dict[str, Any], *, service: LambdaService, function: FunctionConfig,
@@ -44,8 +89,6 @@ def update_changes(changes: dict[str, Any], *, service: LambdaService, function:
     """UpdateEventSourceMapping's parameters that change something, or NotSupportedLocally for one
     the engine cannot change (moving the mapping to another function, a setting outside
     ``updatable``). ``UUID`` and the mapping's own FunctionName are dropped."""
-    from lambdalab.errors import NotSupportedLocally
-
     changes = {k: v for k, v in changes.items() if k not in ("UUID", "FunctionName") or
                (k == "FunctionName" and service.function(str(v)) is not function)}
     if "FunctionName" in changes:
@@ -57,24 +100,27 @@ def update_changes(changes: dict[str, Any], *, service: LambdaService, function:
     return changes
 
 
-# One module per invocation model; each has ``attach(cloud)`` that adds its pollers (if the
-# template gives it anything to do). Order is the polling order, which keeps runs repeatable.
+# One module per invocation model; each has ``attach(context)`` that returns its pollers (none if
+# the template gives it nothing to do). Order is the polling order, which keeps runs repeatable.
+# Imported by name: the modules import this one.
 SOURCE_MODULES: tuple[str, ...] = (
     "lambdalab.sources.sqs", "lambdalab.sources.asyncinvoke", "lambdalab.sources.streams")
 
 
 class Sources:
+    """The pollers of every source module, polled in order and closed in reverse."""
+
     def __init__(self) -> None:
         self._pollers: list[Poller] = []
         self._lock = threading.RLock()  # one poll round at a time
 
-    def add(self, poller: Poller) -> None:
+    def add(self, pollers: Sequence[Poller]) -> None:
         with self._lock:
-            self._pollers.append(poller)
+            self._pollers.extend(pollers)
 
-    def attach_all(self, cloud: LocalCloud) -> None:
+    def attach_all(self, context: SourceContext) -> None:
         for name in SOURCE_MODULES:
-            importlib.import_module(name).attach(cloud)
+            self.add(importlib.import_module(name).attach(context))
 
     def poll(self) -> bool:
         with self._lock:

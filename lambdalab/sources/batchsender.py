@@ -1,10 +1,15 @@
-"""Invoke a function with the batches of one poll round, synchronously, as Lambda's pollers do
-[ESM],[SQS-a],[KIN].
+"""Invoke a function with every delivery of one round at once, as Lambda's pollers and its async
+queue do [ESM],[SQS-a],[KIN],[A-ERR]: the SQS and stream pollers send batches, the async queue events.
 
-Every batch of a round starts at the same virtual instant and runs in its own thread. Which of them
-Lambda throttles is decided up front, in batch order, by taking concurrency leases the way the
-invocations would: a reserved concurrency below the poller's concurrency throttles the same batches
-every run, and each throttle is journaled with its Reason. The SQS and stream pollers share this.
+Every delivery of a round starts at the same virtual instant and runs in its own thread. Which of
+them Lambda throttles is decided up front, in delivery order, by taking concurrency leases the way
+the invocations would: a reserved concurrency below the round's size throttles the same deliveries
+every run, and each throttle is journaled with its Reason [TMR].
+
+An invoke that never reached the function (throttled, or refused because the cloud is shutting
+down) is answered ``throttled``, with its reason: every source then keeps the batch or event for
+later and counts no retry, as Lambda does for throttles and service errors that did not reach the
+function [KIN],[A-ERR].
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lambdalab.errors import AwsApiError, TooManyRequestsException
-from lambdalab.observe.journal import THROTTLED, Invocation
+from lambdalab.observe.journal import Invocation, Outcome
 
 if TYPE_CHECKING:
     from lambdalab.config import FunctionConfig
@@ -25,73 +30,88 @@ MAX_THREADS = 64
 
 @dataclass(frozen=True)
 class Delivery:
-    """One batch on its way to the function."""
+    """One invoke on its way to a function: a batch, or an async event."""
 
+    function: FunctionConfig
     payload: bytes
     request_id: str
-    attempt: int  # which delivery of this batch (SQS: its highest ApproximateReceiveCount)
-    start: float  # the virtual instant every batch of the poll round starts
+    source: str
+    attempt: int  # which delivery of this payload (SQS: its highest ApproximateReceiveCount)
 
 
 @dataclass(frozen=True)
 class Answer:
-    """How the invoke ended: throttled (with its Reason), or the payload and whether it was an error."""
+    """How the invoke ended: throttled (with its Reason), or the function's payload and, when it
+    failed, its ``X-Amz-Function-Error``."""
 
     throttled: bool = False
     reason: str | None = None
-    function_error: bool = False
+    function_error: str | None = None
     payload: bytes = b""
 
 
 class BatchSender:
-    def __init__(self, service: LambdaService, function: FunctionConfig, source: str):
+    """Sends rounds of deliveries with one invocation type (``RequestResponse`` for the pollers,
+    ``Event`` for the async queue); ``name`` names its threads."""
+
+    def __init__(self, service: LambdaService, invocation_type: str, name: str):
         self._service = service
-        self._function = function
-        self._source = source
+        self._invocation_type = invocation_type
+        self._name = name
         self._pool: ThreadPoolExecutor | None = None
 
-    def send(self, deliveries: list[Delivery]) -> list[Answer]:
-        """Invoke every delivery concurrently; answers in delivery order."""
-        admitted, reason = self._admit(len(deliveries))
-        answers = [Answer(throttled=True, reason=reason)] * len(deliveries)
-        for delivery in deliveries[admitted:]:
+    def send(self, deliveries: list[Delivery], start: float) -> list[Answer]:
+        """Invoke every delivery concurrently, each starting at ``start``; answers in delivery order."""
+        answers: list[Answer | None] = [None] * len(deliveries)
+        running = []
+        for index, (delivery, reason) in enumerate(zip(deliveries, self._admit(deliveries), strict=True)):
+            if reason is None:
+                running.append(index)
+                continue
+            answers[index] = Answer(throttled=True, reason=reason)
             self._service.journal.record(Invocation(
-                delivery.request_id, self._function.FunctionName, self._source, "RequestResponse", delivery.attempt,
-                None, False, delivery.start, delivery.start, THROTTLED, reason))
-        running = deliveries[:admitted]
+                delivery.request_id, delivery.function.FunctionName, delivery.source, self._invocation_type,
+                delivery.attempt, None, False, start, start, Outcome.THROTTLED, reason))
         if len(running) == 1:
-            answers[0] = self._invoke(running[0])
+            answers[running[0]] = self._invoke(deliveries[running[0]], start)
         elif running:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix=f"poll-{self._function.FunctionName}")
-            for index, answer in enumerate(self._pool.map(self._invoke, running)):
+                self._pool = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix=self._name)
+            done = self._pool.map(lambda i: self._invoke(deliveries[i], start), running)
+            for index, answer in zip(running, done, strict=True):
                 answers[index] = answer
-        return answers
+        return [a if a is not None else Answer(throttled=True) for a in answers]
 
-    def _admit(self, wanted: int) -> tuple[int, str | None]:
-        """How many of ``wanted`` concurrent invokes the function's concurrency allows now."""
-        concurrency, name, taken = self._service.concurrency, self._function.FunctionName, 0
-        reason = None
+    def _admit(self, deliveries: list[Delivery]) -> list[str | None]:
+        """For each delivery, None if concurrency admits it now, else the throttle Reason."""
+        concurrency = self._service.concurrency
+        taken: list[str] = []
+        reasons: list[str | None] = []
         try:
-            for _ in range(wanted):
-                concurrency.acquire(name)
-                taken += 1
-        except TooManyRequestsException as exc:
-            reason = exc.reason
+            for delivery in deliveries:
+                name = delivery.function.FunctionName
+                try:
+                    concurrency.acquire(name)
+                except TooManyRequestsException as exc:
+                    reasons.append(exc.reason)
+                    continue
+                taken.append(name)
+                reasons.append(None)
         finally:
-            for _ in range(taken):
+            for name in taken:
                 concurrency.release(name)
-        return taken, reason
+        return reasons
 
-    def _invoke(self, delivery: Delivery) -> Answer:
+    def _invoke(self, delivery: Delivery, start: float) -> Answer:
         try:
-            result = self._service.run_attempt(self._function, delivery.payload, delivery.request_id,
-                                               source=self._source, attempt=delivery.attempt, start=delivery.start)
-        except TooManyRequestsException as exc:  # a scripted throttle: already journaled
+            result = self._service.run_attempt(delivery.function, delivery.payload, delivery.request_id,
+                                               source=delivery.source, invocation_type=self._invocation_type,
+                                               attempt=delivery.attempt, start=start)
+        except TooManyRequestsException as exc:  # a scripted throttle, or another source took the lease
             return Answer(throttled=True, reason=exc.reason)
-        except AwsApiError as exc:  # the cloud is shutting down: the batch was not processed
-            return Answer(function_error=True, payload=str(exc).encode())
-        return Answer(function_error=result.function_error is not None, payload=result.payload)
+        except AwsApiError as exc:  # the cloud is shutting down: the function was not reached
+            return Answer(throttled=True, reason=str(exc))
+        return Answer(function_error=result.function_error, payload=result.payload)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -7,7 +7,10 @@ logical id and property where it can:
   the findings of the first pass left out;
 * the missing-policy rule (``policies.py``): IAM is not enforced locally, so this is the one place a
   missing grant shows before a deploy;
-* the engine's own rules: whatever ``LocalCloud.start`` would refuse, with the same words.
+* the engine's own rules: whatever ``LocalCloud.start`` would refuse, with the same words. Only the
+  parts that refuse anything are built: the model, its resources on a data plane (moto checks
+  them, and the event sources read queue attributes and subscribe from there), the Lambda service
+  and the event sources; no endpoint is served and the process environment is left alone.
 
 cfn-lint's warnings (rules ``W...``) are kept as warnings: advice, so only errors fail the check.
 """
@@ -20,7 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cfnlint.api import ManualArgs, lint, lint_file
+from cfnlint.decode import decode
+
+from lambdalab.clock import VirtualClock
+from lambdalab.cloud import provision
+from lambdalab.config import FunctionConfig
 from lambdalab.errors import ConfigurationError
+from lambdalab.observe.journal import Journal
+from lambdalab.observe.logstore import LogStore
+from lambdalab.service.concurrency import Concurrency
+from lambdalab.service.invoke import LambdaService, RequestIds
+from lambdalab.sources.base import SourceContext, Sources
+from lambdalab.template.load import load_template
+from lambdalab.template.policies import missing_policies
 
 # Rules cfn-lint skips on SAM templates because the transform's output trips them (parameters the
 # transform consumed, actions in SAM's own policy templates, generated Fn::Sub and CodeUri values).
@@ -45,8 +61,6 @@ class Finding:
 
 def _lines(path: Path) -> dict[str, int]:
     """Logical id -> the line it is declared on (cfn-lint's decoder keeps positions)."""
-    from cfnlint.decode import decode
-
     template, _ = decode(str(path))
     resources = template.get("Resources") if isinstance(template, dict) else None
     if not isinstance(resources, dict):
@@ -68,8 +82,6 @@ def _match(m: Any, where: str) -> tuple[tuple[str, ...], Finding]:
 
 
 def _lint(path: Path, transformed: dict[str, Any] | None, lines: dict[str, int]) -> list[Finding]:
-    from cfnlint.api import ManualArgs, lint, lint_file
-
     seen: dict[tuple[str, ...], Finding] = {}
     for m in lint_file(path, ManualArgs(regions=["us-east-1"])):
         if m.rule.id[0] in "EW":
@@ -87,12 +99,10 @@ def _lint(path: Path, transformed: dict[str, Any] | None, lines: dict[str, int])
 
 
 def _engine(path: Path, already_failed: bool) -> list[Finding]:
-    from lambdalab.cloud import LocalCloud
-
     server_log = logging.getLogger("werkzeug")  # a refused request is a finding, not a traceback
     quiet, server_log.disabled = server_log.disabled, True
     try:
-        LocalCloud.start(path).close()
+        _build_engine(path)
     except ConfigurationError as exc:
         return [Finding("error", path.name, str(exc))]
     except Exception as exc:  # a template cfn-lint already rejected may break the engine in any way
@@ -104,11 +114,31 @@ def _engine(path: Path, already_failed: bool) -> list[Finding]:
     return []
 
 
+def _build_engine(path: Path) -> None:
+    """Build, then close, what ``LocalCloud.start`` builds that can refuse ``path``, raising as it
+    raises: the model and its resources on a data plane, the Lambda service, the event sources."""
+    model, dataplane = provision(path)
+    clock = VirtualClock()
+    try:
+        service = LambdaService(model.functions, clock=clock, journal=Journal(clock.now()), concurrency=Concurrency(),
+                                logs=LogStore(None), environ=_no_environment, request_ids=RequestIds(0))
+        sources = Sources()
+        try:
+            sources.attach_all(SourceContext(clock=clock, service=service, dataplane=dataplane, model=model))
+        finally:
+            sources.close()
+            service.shutdown()
+    finally:
+        clock.close()
+        dataplane.stop()
+
+
+def _no_environment(fn: FunctionConfig, log_stream: str) -> dict[str, str]:
+    raise AssertionError("no function runs during a template check")
+
+
 def check_template(path: Path) -> list[Finding]:
     """Every finding for ``path``: cfn-lint (both passes), the missing-policy rule, the engine's rules."""
-    from lambdalab.template.load import load_template
-    from lambdalab.template.policies import missing_policies
-
     try:
         loaded = load_template(path)
     except ConfigurationError:

@@ -10,7 +10,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from lambdalab.errors import ConfigurationError
 from lambdalab.template.intrinsics import Resolver, references
 from lambdalab.template.load import LoadedTemplate
 from lambdalab.template.openapi import SAM_API_TYPES, check_sam_apis, operations
+from lambdalab.validation import integer
 
 FUNCTION_PROPERTIES = frozenset({
     "Code", "Handler", "Runtime", "Timeout", "MemorySize", "Environment", "ReservedConcurrentExecutions",
@@ -95,6 +96,16 @@ class CloudModel:
         if attr not in values or values[attr] is None:
             raise ConfigurationError(f"Fn::GetAtt {attr} is not available locally", logical_id, attr)
         return values[attr]
+
+    def deployed(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        """The physical values (``Ref``, ``Arn``...) of each deployed ``resource_type`` resource, by logical id."""
+        return {lid: self.attrs[lid] for lid, resource in self.resources.items()
+                if resource.get("Type") == resource_type and lid in self.attrs}
+
+    def logical_id_of(self, resource_type: str, attribute: str, value: Any) -> str | None:
+        """The ``resource_type`` resource whose ``attribute`` is ``value`` (the queue of an ARN), if any."""
+        return next((lid for lid, attrs in self.deployed(resource_type).items() if attrs.get(attribute) == value),
+                    None)
 
     def resolver(self) -> Resolver:
         return Resolver(self.lookup, self.parameters)
@@ -170,7 +181,7 @@ class CloudModel:
             match = [f for f in self.functions.values() if target in (f.FunctionName, f.FunctionArn)]
             if not match:
                 raise ConfigurationError("FunctionName is not a function of the template", target, "FunctionName")
-            self.functions[match[0].logical_id] = _replace(match[0], EventInvokeConfig=config)
+            self.functions[match[0].logical_id] = replace(match[0], EventInvokeConfig=config)
         self.apis = {lid: self._api(lid) for lid, r in self.resources.items() if r["Type"] in API_TYPES}
 
     def _function(self, lid: str, props: dict[str, Any]) -> FunctionConfig:
@@ -262,12 +273,6 @@ def _api_id(lid: str) -> str:
     return hashlib.sha256(lid.encode()).hexdigest()[:10]
 
 
-def _replace(fn: FunctionConfig, **changes: Any) -> FunctionConfig:
-    from dataclasses import replace
-
-    return replace(fn, **changes)
-
-
 def _env_value(lid: str, key: str, value: Any) -> str:
     if isinstance(value, (dict, list)):
         raise ConfigurationError("environment values must resolve to strings", lid, f"Environment.{key}")
@@ -275,13 +280,7 @@ def _env_value(lid: str, key: str, value: Any) -> str:
 
 
 def _int_in_range(lid: str, prop: str, value: Any, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"must be an integer, got {value!r}", lid, prop) from None
-    if not low <= number <= high:
-        raise ConfigurationError(f"must be between {low} and {high}, got {number}", lid, prop)
-    return number
+    return integer(value, low, high, refuse=lambda problem: ConfigurationError(str(problem), lid, prop))
 
 
 def _check_handler_module(lid: str, code_dir: Path, handler: str) -> None:

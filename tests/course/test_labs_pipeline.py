@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from lambdalab_course import grading, labsource
+from lambdalab_course import code_path_for, grade, labsource, plugin
+from lambdalab_course.layout import lab_name
+from lambdalab_course.report import CheckResult
+from lambdalab_course.runner import MAX_GRADING_WORKERS, grading_workers, run_checks
 
 SOLUTION = textwrap.dedent('''\
     def add(a, b):
@@ -54,9 +58,9 @@ def test_the_repository_labs_are_generated_from_its_solutions(tmp_path):
 
 
 def test_labs_codeuris_are_pointed_at_the_chosen_target():
-    assert grading.code_path_for("solutions")("labs/01_x/orders/") == "solutions/01_x/orders/"
-    assert grading.code_path_for("labs")("labs/01_x/orders/") == "labs/01_x/orders/"
-    assert grading.code_path_for("solutions")("elsewhere/fn") == "elsewhere/fn"
+    assert code_path_for("solutions")("labs/01_x/orders/") == "solutions/01_x/orders/"
+    assert code_path_for("labs")("labs/01_x/orders/") == "labs/01_x/orders/"
+    assert code_path_for("solutions")("elsewhere/fn") == "elsewhere/fn"
 
 
 def test_a_graded_run_writes_points_hints_and_a_total(tmp_path):
@@ -78,7 +82,7 @@ def test_a_graded_run_writes_points_hints_and_a_total(tmp_path):
         def test_not_graded():
             assert True
     '''))
-    report = grading.run_checks(tmp_path, "01_demo", "solutions", tmp_path / "report")
+    report = run_checks(tmp_path, "01_demo", "solutions", tmp_path / "report")
     assert (report["earned"], report["points"], report["target"]) == (2, 5, "solutions")
     assert [(c["check"], c["earned"]) for c in report["checks"]] == [("test_good", 2), ("test_bad", 0)]
     table = (tmp_path / "report.md").read_text()
@@ -99,12 +103,12 @@ def test_hidden_checks_in_tests_labs_hidden_are_graded_with_their_lab(tmp_path):
     (tests / "test_01_demo.py").write_text(check.format(points=1, name="public"))
     (tests / "hidden" / "test_01_demo_hidden.py").write_text(check.format(points=2, name="unseen"))
     (tests / "hidden" / "test_02_other_hidden.py").write_text(check.format(points=4, name="elsewhere"))
-    one = grading.run_checks(tmp_path, "01_demo", "solutions", tmp_path / "one")
+    one = run_checks(tmp_path, "01_demo", "solutions", tmp_path / "one")
     assert [(c["lab"], c["check"], c["earned"]) for c in one["checks"]] == [
         ("01_demo", "test_public", 1), ("01_demo_hidden", "test_unseen", 2)]
-    every = grading.run_checks(tmp_path, None, "solutions", tmp_path / "every")
+    every = run_checks(tmp_path, None, "solutions", tmp_path / "every")
     assert sorted(c["lab"] for c in every["checks"]) == ["01_demo", "01_demo_hidden", "02_other_hidden"]
-    notebook = grading.grade("01_demo", "solutions", tmp_path)  # must match the committed outputs
+    notebook = grade("01_demo", "solutions", tmp_path)  # must match the committed outputs
     assert [c["lab"] for c in notebook["checks"]] == ["01_demo"]
 
 
@@ -122,16 +126,16 @@ class _Config:
 
 
 def _arriving(config: _Config, reports: list[pytest.TestReport]) -> None:
-    config.stash[grading._RESULTS] = []
-    collector = grading._ResultCollector(config)  # type: ignore[arg-type]
+    config.stash[plugin._RESULTS] = []
+    collector = plugin._ResultCollector(config)  # type: ignore[arg-type]
     for report in reports:
         collector.pytest_runtest_logreport(report)
 
 
 def _report(path: str, line: int, name: str) -> pytest.TestReport:
-    result = grading.CheckResult(grading.lab_name(Path(path)), name, 1, 1, "passed", "")
+    result = CheckResult(lab_name(Path(path)), name, 1, 1, "passed", "")
     return pytest.TestReport(f"{path}::{name}", (path, line, name), {}, "passed", None, "call",
-                             user_properties=[(grading._RESULT_PROPERTY, grading.asdict(result))])
+                             user_properties=[(plugin._RESULT_PROPERTY, asdict(result))])
 
 
 def test_the_report_lists_checks_as_written_whichever_worker_finished_first(tmp_path):
@@ -142,12 +146,12 @@ def test_the_report_lists_checks_as_written_whichever_worker_finished_first(tmp_
                ("tests/labs/test_02_b.py", 5, "test_third"), ("tests/labs/hidden/test_01_a_x.py", 3, "test_hidden")]
     controller = _Config(tmp_path / "report")
     _arriving(controller, [_report(*w) for w in reversed(written)])
-    grading.pytest_sessionfinish(type("Session", (), {"config": controller})())
+    plugin.pytest_sessionfinish(type("Session", (), {"config": controller})())
     report = json.loads((tmp_path / "report.json").read_text())
     assert [c["check"] for c in report["checks"]] == [name for _, _, name in written]
     worker = _Config(tmp_path / "worker", worker=True)
     _arriving(worker, [_report(*w) for w in written])
-    grading.pytest_sessionfinish(type("Session", (), {"config": worker})())
+    plugin.pytest_sessionfinish(type("Session", (), {"config": worker})())
     assert not (tmp_path / "worker.json").exists()
 
 
@@ -155,9 +159,9 @@ def test_labs_are_graded_by_a_worker_each_up_to_the_cores_and_four_and_a_stack_b
     """A lab's checks share warm clouds, so one lab is graded in one process; several labs spread
     over workers, a file each (design: grading)."""
     monkeypatch.setattr("os.cpu_count", lambda: 16)
-    assert grading.grading_workers("local", 6) == grading.MAX_GRADING_WORKERS == 4
-    assert grading.grading_workers("local", 1) == 1 and grading.grading_workers("local", 3) == 3
+    assert grading_workers("local", 6) == MAX_GRADING_WORKERS == 4
+    assert grading_workers("local", 1) == 1 and grading_workers("local", 3) == 3
     monkeypatch.setattr("os.cpu_count", lambda: 1)
-    assert grading.grading_workers("local", 4) == 1
+    assert grading_workers("local", 4) == 1
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert grading.grading_workers("local", 4) == 2 and grading.grading_workers("aws", 4) == 1
+    assert grading_workers("local", 4) == 2 and grading_workers("aws", 4) == 1

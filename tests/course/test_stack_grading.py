@@ -22,7 +22,9 @@ import pytest
 from lambdalab.dataplane.server import DataPlane
 from lambdalab.httpserver import LocalServer
 from lambdalab.template.load import CODE_BUCKET, load_template
-from lambdalab_course import cli, cli_labs, grading
+from lambdalab_course import cli, cli_labs
+from lambdalab_course.report import LOCAL_ONLY
+from lambdalab_course.runner import run_checks
 from lambdalab_course.stack import StackCloud, StackError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,11 +198,11 @@ def test_grading_lab_01_on_a_stack_reports_local_only_checks_as_not_run(
     """`--cloud aws` runs the real-time checks against the stack and reports every engine-only
     check as "local only" with its reason and no points, never as passed (design: grading a
     deployed stack)."""
-    report = grading.run_checks(ROOT, "01_request_response", "solutions", tmp_path / "report",
+    report = run_checks(ROOT, "01_request_response", "solutions", tmp_path / "report",
                                 cloud="aws", stack=STACK)
     assert (report["cloud"], report["stack"]) == ("aws", STACK)
     checks = {c["check"]: c for c in report["checks"]}
-    local = {name for name, c in checks.items() if c["outcome"] == grading.LOCAL_ONLY}
+    local = {name for name, c in checks.items() if c["outcome"] == LOCAL_ONLY}
     assert local == LAB01_LOCAL_ONLY
     assert all(checks[n]["earned"] == 0 and checks[n]["reason"].startswith("local only: ") for n in local)
     ran = {name: c["outcome"] for name, c in checks.items() if name not in local}
@@ -240,10 +242,10 @@ def test_a_local_only_check_runs_locally_and_is_never_passed_on_aws(tmp_path: Pa
         def test_anywhere():
             assert True
     '''))
-    local = grading.run_checks(tmp_path, "01_demo", "solutions", tmp_path / "local")
+    local = run_checks(tmp_path, "01_demo", "solutions", tmp_path / "local")
     assert [(c["check"], c["outcome"]) for c in local["checks"]] == [("test_engine_only", "failed"),
                                                                       ("test_anywhere", "passed")]
-    remote = grading.run_checks(tmp_path, "01_demo", "solutions", tmp_path / "aws", cloud="aws", stack="any")
+    remote = run_checks(tmp_path, "01_demo", "solutions", tmp_path / "aws", cloud="aws", stack="any")
     assert [(c["check"], c["outcome"], c["earned"], c["reason"]) for c in remote["checks"]] == [
         ("test_engine_only", "local only", 0, "local only: reads the journal"), ("test_anywhere", "passed", 1, "")]
     assert (remote["earned"], remote["points"]) == (1, 3)

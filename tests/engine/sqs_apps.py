@@ -70,7 +70,7 @@ def seen(cloud: Any) -> list[dict[str, Any]]:
 
 
 def queue_depth(cloud: Any, queue: str) -> int:
-    attributes = cloud.dataplane.queue_attributes(cloud.resource(queue))
+    attributes = cloud.queue_attributes(queue)
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from lambdalab.errors import RESERVED_LIMIT, TooManyRequestsException
+from lambdalab import RESERVED_LIMIT, TooManyRequestsException
 from lambdalab.sources.apigateway import ApiGatewayServer
 from lambdalab.sources.apigateway.server import MALFORMED_LOG_LINE
 from lambdalab.template import build_model, load_template

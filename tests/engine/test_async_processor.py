@@ -13,6 +13,7 @@ from lambdalab.config import EventInvokeConfig
 from lambdalab.errors import InvalidParameterValueException, NotSupportedLocally, ValidationException
 from lambdalab.sources.asyncinvoke import processor
 from lambdalab.sources.asyncinvoke.config import from_request, to_response
+from lambdalab.sources.asyncinvoke.processor import Condition
 from lambdalab.sources.asyncinvoke.records import Response, dead_letter_attributes, invocation_record
 from lambdalab.sources.asyncinvoke.s3 import notification_configuration
 from lambdalab.sources.asyncinvoke.s3events import s3_event, s3_record, sequencer
@@ -28,7 +29,7 @@ def test_a_function_error_is_retried_after_one_then_two_minutes():
     second = processor.after_invoke(function_error=True, invoke_count=2, age=60.2, config=DEFAULT)
     third = processor.after_invoke(function_error=True, invoke_count=3, age=180.3, config=DEFAULT)
     assert (first.retry_in, second.retry_in) == (60.0, 120.0)
-    assert third == processor.Decision(condition=processor.RETRIES_EXHAUSTED) and third.failed
+    assert third == processor.Decision(condition=Condition.RETRIES_EXHAUSTED) and third.failed
 
 
 @pytest.mark.parametrize("retries", [0, 1, 2])
@@ -44,14 +45,14 @@ def test_maximum_retry_attempts_bounds_the_invokes(retries):
 def test_success_stops_with_the_success_condition():
     """[A-a]: a successful invocation's record has the condition Success."""
     decision = processor.after_invoke(function_error=False, invoke_count=2, age=61, config=DEFAULT)
-    assert decision == processor.Decision(condition=processor.SUCCESS) and not decision.failed
+    assert decision == processor.Decision(condition=Condition.SUCCESS) and not decision.failed
 
 
 def test_a_retry_that_would_come_after_the_maximum_age_is_event_age_exceeded():
     """[A-ERR],[PFEIC]: events older than MaximumEventAgeInSeconds are discarded."""
     config = EventInvokeConfig(MaximumEventAgeInSeconds=60)
     decision = processor.after_invoke(function_error=True, invoke_count=1, age=0.5, config=config)
-    assert decision.condition == processor.EVENT_AGE_EXCEEDED
+    assert decision.condition == Condition.EVENT_AGE_EXCEEDED
 
 
 def test_throttle_backoff_grows_exponentially_from_one_second_to_five_minutes():
@@ -68,14 +69,14 @@ def test_throttled_events_are_retried_until_the_six_hour_default_age():
         if decision.retry_in is None:
             break
         age += decision.retry_in
-    assert decision.condition == processor.EVENT_AGE_EXCEEDED
+    assert decision.condition == Condition.EVENT_AGE_EXCEEDED
     assert 21600 - 300 < age <= 21600
 
 
 def test_reserved_concurrency_zero_sends_events_straight_to_the_failure_path():
     """[A-REC]: with reserved concurrency 0, events go to the DLQ / on-failure destination without retries."""
     decision = processor.after_throttle(throttles=1, age=0, config=DEFAULT, reserved=0)
-    assert decision == processor.Decision(condition=processor.ZERO_RESERVED_CONCURRENCY)
+    assert decision == processor.Decision(condition=Condition.ZERO_RESERVED_CONCURRENCY)
 
 
 @pytest.mark.parametrize(("body", "message"), [
@@ -124,7 +125,7 @@ def test_the_failure_record_has_aws_shape():
     requestPayload, responseContext{statusCode, executedVersion, functionError}, responsePayload."""
     error = Response(b'{"errorMessage": "boom", "errorType": "ValueError"}', "Unhandled")
     record = invocation_record(request_id="r-1", function_arn="arn:aws:lambda:us-east-1:123456789012:function:F",
-                               condition=processor.RETRIES_EXHAUSTED, invoke_count=3, request_payload=b'{"a": 1}',
+                               condition=Condition.RETRIES_EXHAUSTED, invoke_count=3, request_payload=b'{"a": 1}',
                                response=error, now=1767225780.25)
     assert record == {
         "version": "1.0", "timestamp": "2026-01-01T00:03:00.250Z",
@@ -139,7 +140,7 @@ def test_the_failure_record_has_aws_shape():
 
 def test_a_record_of_an_event_that_never_ran_has_no_response():
     """[A-REC]: an event throttled away never ran, so its record has no response context."""
-    record = invocation_record(request_id="r", function_arn="arn", condition=processor.ZERO_RESERVED_CONCURRENCY,
+    record = invocation_record(request_id="r", function_arn="arn", condition=Condition.ZERO_RESERVED_CONCURRENCY,
                                invoke_count=0, request_payload=b"{}", response=None, now=0)
     assert "responseContext" not in record and record["requestContext"]["approximateInvokeCount"] == 0
 

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from lambdalab.sources.asyncinvoke import queue_of
 from tests.engine.async_apps import bodies, events_seen, messages, offsets, start, waits
 
 
@@ -20,9 +19,9 @@ def test_an_event_answers_202_and_waits_in_the_queue(cloud):
     """[INV],[A-a]: InvocationType=Event answers 202 with an empty body; the event is queued."""
     reply = cloud.client("lambda").invoke(FunctionName="Fn", InvocationType="Event", Payload=b'{"n": 1}')
     assert (reply["StatusCode"], reply["Payload"].read()) == (202, b"")
-    assert cloud.journal.invocations() == [] and queue_of(cloud).pending() == 1
+    assert cloud.journal.invocations() == [] and cloud.async_queue().pending() == 1
     cloud.run_until_idle()
-    assert events_seen(cloud) == [{"n": 1}] and queue_of(cloud).pending() == 0
+    assert events_seen(cloud) == [{"n": 1}] and cloud.async_queue().pending() == 0
 
 
 def test_a_failing_event_is_retried_after_one_then_two_minutes_and_recorded_on_failure(cloud):
@@ -192,5 +191,5 @@ Ordered:
 """, {"app.py": HANDLER})
     cloud.invoke("Fn", {}, invocation_type="Event")
     cloud.run_until_idle()
-    assert queue_of(cloud).destinations.failures["DestinationDeliveryFailures"] == 1
+    assert cloud.async_queue().destinations.failures["DestinationDeliveryFailures"] == 1
     assert any(line.startswith("DestinationDeliveryFailures: ") for line in cloud.logs("Fn"))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lambdalab.dataplane import datachanges, moto_patches
+from lambdalab.dataplane import datachanges, patches
 from tests.engine.sqs_apps import queue_app, send
 from tests.engine.sqs_apps import seen as sqs_seen
 from tests.engine.stream_apps import put, stream_app
@@ -140,7 +140,7 @@ def test_a_message_sent_while_moto_runs_unpatched_is_delivered_after(make_cloud:
     with sqs_polls(cloud) as sent:
         idle_steps(cloud, 5)
     assert sent == Counter()  # gated
-    with moto_patches.unpatched():
+    with patches.unpatched():
         send(cloud, {"id": "unnoted"})  # no clock step while unpatched
     cloud.run_until_idle()
     assert [s["id"] for s in sqs_seen(cloud)] == ["before", "unnoted"]
@@ -151,7 +151,7 @@ def test_while_moto_runs_unpatched_every_poll_reads_the_queue(make_cloud: Any) -
     meanwhile (unnoted) is delivered."""
     cloud = make_cloud(*queue_app())
     cloud.run_until_idle()
-    with moto_patches.unpatched():
+    with patches.unpatched():
         with sqs_polls(cloud) as sent:
             idle_steps(cloud, 10)
         assert sent["GetQueueAttributes"] >= 10

@@ -14,7 +14,7 @@ import moto
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdalab.dataplane import moto_patches
+from lambdalab.dataplane import patches
 from lambdalab.dataplane.server import ENGINE_VISIBILITY_TIMEOUT, DataPlane, RedrivePolicy
 
 REGION = "us-east-1"
@@ -162,7 +162,7 @@ def test_the_service_of_every_request_is_found_without_listing_moto_each_time(da
     once and gives the same answer."""
     import moto.backends
 
-    with moto_patches.unpatched():
+    with patches.unpatched():
         listed = list(moto.backends.list_of_moto_modules())
     assert list(moto.backends.list_of_moto_modules()) == listed
     assert moto.backends.list_of_moto_modules() is moto.backends.list_of_moto_modules()
@@ -178,7 +178,7 @@ def test_the_action_of_every_request_is_found_without_listing_its_class_each_tim
     import moto.core.responses
     from moto.sqs.responses import SQSResponse
 
-    with moto_patches.unpatched():
+    with patches.unpatched():
         listed = set(moto.core.responses.method_names_from_class(SQSResponse))
     assert set(moto.core.responses.method_names_from_class(SQSResponse)) == listed
     sqs = dataplane.client("sqs")
@@ -386,7 +386,7 @@ def test_patched_sqs_answers_exactly_as_moto_as_released(dataplane: DataPlane) -
     (design: moto patches)."""
     patched = scenario(dataplane)
     dataplane.reset()
-    with moto_patches.unpatched():
+    with patches.unpatched():
         released = scenario(dataplane)
     assert patched == released
     assert len(patched) == 16
@@ -431,7 +431,7 @@ def test_patches_refuse_a_moto_they_were_not_written_for(monkeypatch: pytest.Mon
     """Patching internals of another moto blindly could corrupt SQS silently; refuse, naming the pin
     (design: moto patches refuse any moto but the pinned one)."""
     monkeypatch.setattr(moto, "__version__", "5.3.0")
-    with pytest.raises(moto_patches.UnsupportedMotoVersion, match=r"written for moto 5\.2\.5.*5\.3\.0"):
+    with pytest.raises(patches.UnsupportedMotoVersion, match=r"written for moto 5\.2\.5.*5\.3\.0"):
         DataPlane(REGION).start()
 
 
@@ -442,8 +442,76 @@ def test_patches_apply_once_however_many_data_planes_start(running: DataPlane) -
 
     before = Queue.__dict__["attributes"], SQSBackend.__dict__["get_queue_attributes"]
     with DataPlane(REGION).start():
-        moto_patches.apply()
+        patches.apply()
     assert (Queue.__dict__["attributes"], SQSBackend.__dict__["get_queue_attributes"]) == before
+
+
+_UNDOING_EVERY_PATCH = """
+import json
+from lambdalab.dataplane import patches
+every = patches.registry()
+own = {(p.target, p.attribute): vars(p.owner())[p.attribute] for p in every}
+patches.apply(*patches.GROUPS)
+report = {"patched": [f"{p.target}.{p.attribute}" for p in every if vars(p.owner())[p.attribute] is p.replacement]}
+with patches.unpatched():
+    report["not restored"] = [f"{p.target}.{p.attribute}" for p in every
+                              if vars(p.owner())[p.attribute] is not own[(p.target, p.attribute)]]
+report["patched again"] = [f"{p.target}.{p.attribute}" for p in every
+                           if vars(p.owner())[p.attribute] is p.replacement]
+print(json.dumps(report))
+"""
+
+
+def test_unpatched_restores_every_registered_attribute_to_moto_as_released() -> None:
+    """The differential tests compare against moto as released: inside ``unpatched()`` every
+    attribute of every group is moto's own object again, and the replacement after (design: moto
+    patches). A fresh interpreter, to see moto's objects before any patch."""
+    import json
+
+    out = subprocess.run([sys.executable, "-c", _UNDOING_EVERY_PATCH], capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    every = [f"{p.target}.{p.attribute}" for p in patches.registry()]
+    assert report == {"patched": every, "not restored": [], "patched again": every}
+
+
+def test_every_patch_names_its_reason_and_the_source_it_replaces() -> None:
+    """Each registry entry says why it exists, and fingerprints the pinned moto's own attribute, which
+    the check against the newest moto compares (design: moto patches)."""
+    every = patches.registry()
+    assert len({(p.target, p.attribute) for p in every}) == len(every) == 21
+    with patches.unpatched():
+        fingerprints = [patches.fingerprint(vars(p.owner())[p.attribute]) for p in every]
+    assert [p for p in every if not p.reason.strip()] == []
+    assert fingerprints == [p.released for p in every]
+    out = subprocess.run([sys.executable, "-m", "lambdalab.dataplane.patches"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert [line.split()[0] for line in out[1:-1]] == ["ok"] * 21 and out[-1] == "21 ok, 0 changed, 0 missing"
+
+
+def test_s3_events_reach_the_listeners_of_the_data_plane_that_served_them(dataplane: DataPlane) -> None:
+    """Sources get plain values, and only from their own data plane (design: moto patches hand S3
+    events and SNS deliveries to the data plane's listeners)."""
+    function = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    heard: dict[str, list[patches.S3ObjectEvent]] = {"mine": [], "other": []}
+    other = DataPlane(REGION).start()
+    dataplane.listeners.add_s3(heard["mine"].append)
+    other.listeners.add_s3(heard["other"].append)
+    try:
+        s3 = dataplane.client("s3")
+        s3.create_bucket(Bucket="events")
+        s3.put_bucket_notification_configuration(Bucket="events", NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"Id": "created", "LambdaFunctionArn": function, "Events": ["s3:ObjectCreated:*"]}]})
+        s3.put_object(Bucket="events", Key="mine.txt", Body=b"abc")
+        other.client("s3").put_object(Bucket="events", Key="other.txt", Body=b"abcd")
+        s3.delete_object(Bucket="events", Key="mine.txt")  # no configuration for removals
+    finally:
+        dataplane.listeners.remove(heard["mine"].append)
+        other.stop()
+    assert heard["mine"] == [patches.S3ObjectEvent(
+        event_name="s3:ObjectCreated:Put", bucket="events", key="mine.txt", size=3,
+        etag='"900150983cd24fb0d6963f7d28e17f72"', version_id=None, targets=(("created", function),))]
+    assert [event.key for event in heard["other"]] == ["other.txt"]
 
 
 def transaction_scenario(dp: DataPlane) -> list[Any]:
@@ -477,12 +545,10 @@ def transaction_scenario(dp: DataPlane) -> list[Any]:
 def test_transactions_commit_and_cancel_exactly_as_moto_as_released(dataplane: DataPlane) -> None:
     """TransactWriteItems is all or nothing: a cancelled one leaves every item as it was.
     The patch that rolls back items instead of whole tables changes the cost only (design: moto patches)."""
-    from lambdalab.dataplane.moto_patches import apply_streams
-
-    apply_streams()
+    patches.apply("streams")
     patched = transaction_scenario(dataplane)
     dataplane.reset()
-    with moto_patches.unpatched():
+    with patches.unpatched():
         released = transaction_scenario(dataplane)
     assert patched == released
     assert patched[0] == "committed" and patched[2][0] == "TransactionCanceledException"
@@ -497,9 +563,7 @@ def test_a_transaction_costs_the_same_whatever_the_size_of_its_tables(
     only the touched items are copied now (design: moto patches)."""
     import copy
 
-    from lambdalab.dataplane.moto_patches import apply_streams
-
-    apply_streams()
+    patches.apply("streams")
     copied = Counter[str]()
     real = copy.deepcopy
 

@@ -3,7 +3,6 @@ message ends either processed or in the dead-letter queue; none is lost."""
 
 from __future__ import annotations
 
-from lambdalab.sources import sqs
 from tests.engine.sqs_apps import dead_letters, queue_app, queue_depth, seen, send
 
 
@@ -39,7 +38,7 @@ def test_every_message_is_processed_or_dead_lettered_under_duplicates_crashes_an
     assert len(dead) == len(set(dead)), "a message reached the dead-letter queue twice"
     assert set(dead) | succeeded == set(range(120)), "a message was lost"
     assert failed <= set(dead)
-    stats = sqs.mapping(cloud, "Worker").stats
+    stats = cloud.event_source_mapping("Worker").stats
     outcomes = cloud.journal.counts("Worker")
     assert stats.duplicates == 6 and stats.throttled_batches >= 3 and outcomes["Throttled"] >= 3
     assert sum(1 for i in cloud.journal.invocations("Worker") if i.detail == "Runtime.ExitError") == 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from lambdalab.sources import sqs
 from tests.engine.sqs_apps import dead_letters, max_concurrency, queue_app, queue_depth, seen, send
 
 
@@ -16,7 +15,7 @@ def test_duplicate_delivery_gives_the_function_the_same_message_twice_at_once(ma
     lines = seen(cloud)
     assert [s["id"] for s in lines] == ["once", "once"] and lines[0]["messageId"] == lines[1]["messageId"]
     assert max_concurrency(cloud.journal.invocations("Worker")) == 2
-    assert sqs.mapping(cloud, "Jobs").stats.duplicates == 1
+    assert cloud.event_source_mapping("Jobs").stats.duplicates == 1
     assert queue_depth(cloud, "Jobs") == 0
 
 
@@ -45,5 +44,5 @@ def test_a_scripted_throttle_returns_the_batch_after_the_visibility_timeout(make
     runs = cloud.journal.invocations("Worker")
     assert [i.outcome for i in runs] == ["Throttled", "Throttled", "Success"]
     assert [round(i.start - runs[0].start) for i in runs] == [0, 45, 90]
-    assert sqs.mapping(cloud, "Worker").stats.throttled_batches == 2
+    assert cloud.event_source_mapping("Worker").stats.throttled_batches == 2
     assert [s["count"] for s in seen(cloud)] == [3] and dead_letters(cloud) == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from lambdalab.errors import ConfigurationError, InvalidParameterValueException
-from lambdalab.sources import sqs
 from lambdalab.sources.sqs.config import VisibilityTimeoutWarning, parse_mapping
 from tests.engine.sqs_apps import queue_app
 
@@ -59,13 +58,13 @@ def test_a_visibility_timeout_below_six_times_the_function_timeout_warns(make_cl
     """[SQS-C],[SQS-a]: AWS recommends a visibility timeout of at least 6 x the function timeout."""
     with pytest.warns(VisibilityTimeoutWarning, match="6 x the function timeout"):
         cloud = make_cloud(*queue_app(visibility=10, timeout=3))
-    assert sqs.mapping(cloud, "Worker").config.queue_name == "Jobs"
+    assert cloud.event_source_mapping("Worker").config.queue_name == "Jobs"
 
 
 def test_update_event_source_mapping_changes_settings_with_the_same_checks(make_cloud):
     """[ESM-API]: UpdateEventSourceMapping changes a mapping's settings, checked as at creation."""
     cloud = make_cloud(*queue_app(events="BatchSize: 3\nFunctionResponseTypes: [ReportBatchItemFailures]"))
-    poller = sqs.mapping(cloud, "Worker")
+    poller = cloud.event_source_mapping("Worker")
     answer = poller.update(FunctionResponseTypes=[], ScalingConfig={"MaximumConcurrency": 3})
     assert answer["FunctionResponseTypes"] == [] and answer["ScalingConfig"] == {"MaximumConcurrency": 3}
     config = poller.config
@@ -86,7 +85,7 @@ def test_sqs_mappings_are_served_by_the_lambda_api(make_cloud):
     assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
     changed = lam.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=7, Enabled=False)
     assert changed["BatchSize"] == 7 and changed["State"] == "Disabled"
-    assert sqs.mapping(cloud, "Worker").config.BatchSize == 7
+    assert cloud.event_source_mapping("Worker").config.BatchSize == 7
     with pytest.raises(lam.exceptions.InvalidParameterValueException):
         lam.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=50)
-    assert sqs.mapping(cloud, "Worker").config.BatchSize == 7
+    assert cloud.event_source_mapping("Worker").config.BatchSize == 7

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from lambdalab.sources import sqs
 from tests.engine.sqs_apps import dead_letters, queue_app, queue_depth, seen, send
 
 REPORT = "FunctionResponseTypes: [ReportBatchItemFailures]"
@@ -15,7 +14,7 @@ def test_a_partial_batch_response_returns_only_the_reported_messages(make_cloud)
     send(cloud, {"id": "a"}, {"id": "b", "fail_below": 2}, {"id": "c"})
     cloud.run_until_idle()
     assert sorted((s["id"], s["count"]) for s in seen(cloud)) == [("a", 1), ("b", 1), ("b", 2), ("c", 1)]
-    stats = sqs.mapping(cloud, "Worker").stats
+    stats = cloud.event_source_mapping("Worker").stats
     assert (stats.partial_batches, stats.deleted, stats.returned) == (1, 3, 1)
     assert queue_depth(cloud, "Jobs") == 0
 
@@ -27,7 +26,7 @@ def test_an_item_identifier_not_in_the_batch_fails_the_whole_batch(make_cloud):
     cloud.run_until_idle()
     assert sorted((s["id"], s["count"]) for s in seen(cloud)) == [("a", 1), ("a", 2), ("b", 1), ("b", 2)]
     assert sorted(d["body"]["id"] for d in dead_letters(cloud)) == ["a", "b"]
-    assert sqs.mapping(cloud, "Worker").stats.invalid_responses == 2
+    assert cloud.event_source_mapping("Worker").stats.invalid_responses == 2
     assert any("Invalid batchItemFailures" in line for line in cloud.logs("Worker"))
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lambdalab.sources.batchresponse import Cause
 from lambdalab.sources.filtering import record_matches
 from lambdalab.sources.sqs import processor
 from lambdalab.sources.sqs.records import Times, build_record, within_payload_limit
@@ -22,7 +23,7 @@ def decide(payload: object = b"", **kwargs: object) -> processor.BatchDecision:
 
 def test_success_deletes_the_whole_batch():
     """[SQS-a]: when the function succeeds Lambda deletes the batch."""
-    assert processor.decide(IDS) == processor.BatchDecision(tuple(IDS), (), processor.SUCCESS)
+    assert processor.decide(IDS) == processor.BatchDecision(tuple(IDS), (), Cause.SUCCESS)
 
 
 @pytest.mark.parametrize("kwargs", [{"function_error": True}, {"throttled": True}])
@@ -35,14 +36,14 @@ def test_an_error_or_a_throttle_returns_every_message(kwargs):
 def test_reported_items_return_and_the_rest_are_deleted():
     """[SQS-a]: with ReportBatchItemFailures only the named messages return to the queue."""
     decision = decide({"batchItemFailures": [{"itemIdentifier": "m2"}]})
-    assert decision == processor.BatchDecision(("m1", "m3"), ("m2",), processor.PARTIAL_BATCH_FAILURE)
+    assert decision == processor.BatchDecision(("m1", "m3"), ("m2",), Cause.PARTIAL_BATCH_FAILURE)
 
 
 @pytest.mark.parametrize("payload", [b"", b"null", {}, {"batchItemFailures": []}, {"batchItemFailures": None},
                                      {"status": "done"}])
 def test_an_empty_or_null_response_or_list_is_success(payload):
     """[SQS-E]: an empty or null batchItemFailures list, or an empty or null response, is success."""
-    assert decide(payload).cause == processor.SUCCESS and decide(payload).delete == tuple(IDS)
+    assert decide(payload).cause == Cause.SUCCESS and decide(payload).delete == tuple(IDS)
 
 
 @pytest.mark.parametrize("payload", [
@@ -56,7 +57,7 @@ def test_an_empty_or_null_response_or_list_is_success(payload):
 def test_an_invalid_response_fails_the_whole_batch(payload):
     """[SQS-E]: invalid JSON, an empty or null id, a wrong key name or an unknown id fails the whole batch."""
     decision = decide(payload)
-    assert decision.cause == processor.INVALID_BATCH_ITEM_FAILURES and decision.retry == tuple(IDS)
+    assert decision.cause == Cause.INVALID_BATCH_ITEM_FAILURES and decision.retry == tuple(IDS)
     assert decision.detail
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from lambdalab.errors import RESERVED_LIMIT
-from lambdalab.sources import sqs
+from lambdalab import RESERVED_LIMIT
 from tests.engine.sqs_apps import dead_letters, max_concurrency, queue_app, queue_depth, seen, send
 
 
@@ -53,14 +52,14 @@ def test_reserved_concurrency_below_the_pollers_throttles_and_messages_return(ma
     assert len(throttled) == 3 and {i.detail for i in throttled} == {RESERVED_LIMIT}
     assert round(runs[-1].start - runs[0].start) == 30, "throttled messages come back after the visibility timeout"
     assert sorted(s["id"] for s in seen(cloud)) == list(range(5))
-    assert sqs.mapping(cloud, "Worker").stats.throttled_batches == 3
+    assert cloud.event_source_mapping("Worker").stats.throttled_batches == 3
     assert queue_depth(cloud, "Jobs") == 0 and dead_letters(cloud) == []
 
 
 def test_concurrency_grows_while_messages_keep_coming(make_cloud):
     """[SQS-S]: while the queue has messages Lambda adds concurrent batches (up to 300 a minute)."""
     cloud = make_cloud(*queue_app(events="BatchSize: 1", reserved=100, visibility=30))
-    poller = sqs.mapping(cloud, "Worker")
+    poller = cloud.event_source_mapping("Worker")
     send(cloud, *({"id": n} for n in range(40)))
     poller.scaling.busy_since = cloud.now() - 2  # messages have been arriving for two seconds
     cloud.run_until_idle()

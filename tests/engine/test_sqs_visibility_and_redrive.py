@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-from lambdalab.sources import sqs
 from tests.engine.event_shapes import sample, shape_differences
 from tests.engine.sqs_apps import dead_letters, queue_app, queue_depth, seen, send
 
@@ -36,7 +35,7 @@ def test_a_failed_batch_returns_after_the_visibility_timeout_until_redrive_moves
     assert {i.outcome for i in runs} == {"Error"}
     assert [d["body"]["id"] for d in dead_letters(cloud)] == ["poison"]
     assert queue_depth(cloud, "Jobs") == 0
-    stats = sqs.mapping(cloud, "Worker").stats
+    stats = cloud.event_source_mapping("Worker").stats
     assert (stats.failed_batches, stats.returned, stats.to_dead_letter_queue) == (5, 5, 1)
 
 
@@ -89,7 +88,7 @@ def test_messages_matching_no_filter_are_deleted_without_an_invoke(make_cloud):
     cloud.run_until_idle()
     assert [s["id"] for s in seen(cloud)] == [1]
     assert queue_depth(cloud, "Jobs") == 0
-    assert sqs.mapping(cloud, "Worker").stats.filtered == 2
+    assert cloud.event_source_mapping("Worker").stats.filtered == 2
 
 
 def test_a_batching_window_waits_for_more_messages(make_cloud):

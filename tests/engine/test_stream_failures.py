@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lambdalab.sources import streams
 from tests.engine.stream_apps import failures, put, seen, stream_app, times_seen
 
 ON_FAILURE = """
@@ -31,7 +30,7 @@ def test_a_poison_record_blocks_its_shard_while_the_other_shard_flows(make_cloud
     counts = times_seen(cloud)
     assert all(counts[f"b{n}"] == 1 for n in range(6))
     assert "a3" not in counts and counts["a2"] >= 10
-    assert streams.mapping(cloud, "Worker").stats.discarded == 0
+    assert cloud.event_source_mapping("Worker").stats.discarded == 0
 
 
 def test_retries_run_out_and_the_batch_goes_to_the_on_failure_destination(make_cloud: Any) -> None:
@@ -60,7 +59,7 @@ def test_bisect_isolates_the_poison_record(make_cloud: Any) -> None:
     cloud.run_until_idle()
     [record] = failures(cloud)
     assert record["KinesisBatchInfo"]["batchSize"] == 1
-    stats = streams.mapping(cloud, "Worker").stats
+    stats = cloud.event_source_mapping("Worker").stats
     assert (stats.discarded, stats.checkpointed, stats.bisected) == (1, 7, 3)
     assert times_seen(cloud)[5] == 3 + 2  # in 3 halving steps, then once more after its single retry
 
@@ -121,7 +120,7 @@ def test_a_replayed_batch_is_delivered_twice(make_cloud: Any) -> None:
     put(cloud, {"id": 1}, {"id": 2}, shard=0)
     cloud.run_until_idle()
     assert times_seen(cloud) == {1: 2, 2: 2}
-    assert streams.mapping(cloud, "Worker").stats.replays == 1
+    assert cloud.event_source_mapping("Worker").stats.replays == 1
 
 
 def test_on_failure_records_reach_an_sns_topic(make_cloud: Any) -> None:

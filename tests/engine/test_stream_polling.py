@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdalab.errors import RESERVED_LIMIT
-from lambdalab.sources import streams
+from lambdalab import RESERVED_LIMIT
 from tests.engine.stream_apps import max_concurrency, put, put_keyed, seen, stream_app
 
 
@@ -94,7 +93,7 @@ def test_reserved_concurrency_below_the_shard_count_throttles_and_loses_nothing(
     throttles = cloud.journal.invocations("Worker", outcome="Throttled")
     assert throttles and {t.detail for t in throttles} == {RESERVED_LIMIT}
     assert sorted(e["id"] for e in seen(cloud)) == sorted([f"a{n}" for n in range(6)] + [f"b{n}" for n in range(6)])
-    assert streams.mapping(cloud, "Worker").stats.discarded == 0
+    assert cloud.event_source_mapping("Worker").stats.discarded == 0
     assert max_concurrency(cloud.journal.invocations("Worker")) == 1
 
 
@@ -121,7 +120,7 @@ def test_filter_criteria_skip_records_that_match_no_filter(make_cloud: Any) -> N
     put(cloud, {"id": 1, "kind": "keep"}, {"id": 2, "kind": "drop"}, {"id": 3, "kind": "keep"}, shard=0)
     cloud.run_until_idle()
     assert [e["id"] for e in seen(cloud)] == [1, 3]
-    assert streams.mapping(cloud, "Worker").stats.filtered == 1
+    assert cloud.event_source_mapping("Worker").stats.filtered == 1
 
 
 @pytest.mark.parametrize(("view", "images"), [

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
+from lambdalab.sources.batchresponse import Cause
 from lambdalab.sources.batchsender import Answer
 from lambdalab.sources.streams import processor
 from lambdalab.sources.streams.destinations import on_failure_record
-from lambdalab.sources.streams.processor import decide
+from lambdalab.sources.streams.processor import Action, Condition, decide
 from lambdalab.sources.streams.records import dynamodb_record, kinesis_record, slot_of
 from tests.engine.event_shapes import sample, shape_differences
 
@@ -25,28 +26,28 @@ def report(*identifiers: object) -> Answer:
 def test_success_checkpoints_the_whole_batch() -> None:
     """[KIN] A batch that succeeds is checkpointed whole."""
     d = decide(SEQS, OK, retries=0)
-    assert (d.action, d.cause, d.checkpointed) == (processor.CHECKPOINT, processor.SUCCESS, 4)
+    assert (d.action, d.cause, d.checkpointed) == (Action.CHECKPOINT, Cause.SUCCESS, 4)
 
 
 def test_function_error_retries_the_whole_batch_until_the_retries_run_out() -> None:
     """[KIN],[KIN-P] A function error retries the whole batch; after MaximumRetryAttempts retries
     the batch is discarded with condition RetryAttemptsExhausted; -1 retries forever."""
     d = decide(SEQS, ERROR, retries=0, maximum_retry_attempts=2)
-    assert (d.action, d.retries, d.checkpointed) == (processor.RETRY, 1, 0)
+    assert (d.action, d.retries, d.checkpointed) == (Action.RETRY, 1, 0)
     d = decide(SEQS, ERROR, retries=2, maximum_retry_attempts=2)
-    assert (d.action, d.condition) == (processor.DISCARD, processor.RETRY_ATTEMPTS_EXHAUSTED)
-    assert decide(SEQS, ERROR, retries=0, maximum_retry_attempts=0).action == processor.DISCARD
-    assert decide(SEQS, ERROR, retries=5000).action == processor.RETRY
+    assert (d.action, d.condition) == (Action.DISCARD, Condition.RETRY_ATTEMPTS_EXHAUSTED)
+    assert decide(SEQS, ERROR, retries=0, maximum_retry_attempts=0).action == Action.DISCARD
+    assert decide(SEQS, ERROR, retries=5000).action == Action.RETRY
 
 
 def test_bisect_splits_a_failed_batch_without_using_a_retry() -> None:
     """[KIN],[KIN-ONF] BisectBatchOnFunctionError splits the failed batch in two; a split does not
     consume the retry quota. A single failing record is retried (and counted) as usual."""
     d = decide(SEQS, ERROR, retries=1, maximum_retry_attempts=1, bisect=True)
-    assert (d.action, d.split, d.retries) == (processor.BISECT, 2, 1)
+    assert (d.action, d.split, d.retries) == (Action.BISECT, 2, 1)
     assert decide([11, 12, 13], ERROR, retries=0, bisect=True).split == 2
     d = decide([11], ERROR, retries=1, maximum_retry_attempts=1, bisect=True)
-    assert (d.action, d.condition) == (processor.DISCARD, processor.RETRY_ATTEMPTS_EXHAUSTED)
+    assert (d.action, d.condition) == (Action.DISCARD, Condition.RETRY_ATTEMPTS_EXHAUSTED)
 
 
 def test_throttles_retry_without_counting() -> None:
@@ -54,7 +55,7 @@ def test_throttles_retry_without_counting() -> None:
     maximum age; they never use the retry quota."""
     d = decide(SEQS, Answer(throttled=True, reason="ReservedFunctionConcurrentInvocationLimitExceeded"),
                retries=0, maximum_retry_attempts=0)
-    assert (d.action, d.cause, d.retries) == (processor.RETRY, processor.THROTTLED, 0)
+    assert (d.action, d.cause, d.retries) == (Action.RETRY, Cause.THROTTLED, 0)
 
 
 @pytest.mark.parametrize("payload", [b"", b"null", b"{}", b'{"batchItemFailures": []}',
@@ -62,7 +63,7 @@ def test_throttles_retry_without_counting() -> None:
 def test_empty_or_null_partial_responses_are_success(payload: bytes) -> None:
     """[KIN] An empty or null batchItemFailures list, or an empty or null response, is success."""
     d = decide(SEQS, Answer(payload=payload), retries=0, report_batch_item_failures=True)
-    assert (d.action, d.checkpointed) == (processor.CHECKPOINT, 4)
+    assert (d.action, d.checkpointed) == (Action.CHECKPOINT, 4)
 
 
 @pytest.mark.parametrize("item", [{"itemIdentifier": ""}, {"itemIdentifier": None}, {"itemIdentifer": "12"},
@@ -72,28 +73,28 @@ def test_invalid_partial_responses_fail_the_whole_batch(item: dict[str, object])
     a sequence number that is not in the batch)."""
     payload = json.dumps({"batchItemFailures": [item]}).encode()
     d = decide(SEQS, Answer(payload=payload), retries=0, report_batch_item_failures=True)
-    assert (d.action, d.cause, d.checkpointed) == (processor.RETRY, processor.INVALID_BATCH_ITEM_FAILURES, 0)
+    assert (d.action, d.cause, d.checkpointed) == (Action.RETRY, Cause.INVALID_BATCH_ITEM_FAILURES, 0)
 
 
 def test_partial_failure_checkpoints_below_the_lowest_reported_sequence_number() -> None:
     """[KIN],[DDB] Lambda checkpoints at the lowest reported sequence number and retries from there."""
     d = decide(SEQS, report("14", "13"), retries=0, report_batch_item_failures=True)
-    assert (d.action, d.cause, d.checkpointed, d.retries) == (processor.RETRY, processor.PARTIAL_BATCH_FAILURE, 2, 1)
+    assert (d.action, d.cause, d.checkpointed, d.retries) == (Action.RETRY, Cause.PARTIAL_BATCH_FAILURE, 2, 1)
     d = decide(SEQS, report("13"), retries=2, maximum_retry_attempts=2, report_batch_item_failures=True)
-    assert (d.action, d.checkpointed, d.condition) == (processor.DISCARD, 2, processor.RETRY_ATTEMPTS_EXHAUSTED)
+    assert (d.action, d.checkpointed, d.condition) == (Action.DISCARD, 2, Condition.RETRY_ATTEMPTS_EXHAUSTED)
 
 
 def test_partial_failure_with_bisect_splits_at_the_reported_number() -> None:
     """[KIN] With bisect on as well, the batch is split at the returned number: what precedes it is
     checkpointed and the rest retried, and the split is not a retry."""
     d = decide(SEQS, report("13"), retries=0, maximum_retry_attempts=0, bisect=True, report_batch_item_failures=True)
-    assert (d.action, d.checkpointed, d.retries) == (processor.RETRY, 2, 0)
+    assert (d.action, d.checkpointed, d.retries) == (Action.RETRY, 2, 0)
 
 
 def test_a_raised_error_fails_the_whole_batch_even_with_report_batch_item_failures() -> None:
     """[KIN] A raised error fails the whole batch."""
     d = decide(SEQS, ERROR, retries=0, report_batch_item_failures=True)
-    assert (d.cause, d.checkpointed) == (processor.FUNCTION_ERROR, 0)
+    assert (d.cause, d.checkpointed) == (Cause.FUNCTION_ERROR, 0)
 
 
 def test_records_older_than_the_maximum_age_are_expired_from_the_front() -> None:

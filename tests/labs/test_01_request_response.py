@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from lambdalab_course.grading import load_module
+from lambdalab_course import load_module
 
 API = "ServerlessRestApi"
 FUNCTION = "OrdersFunction"

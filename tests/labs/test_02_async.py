@@ -18,7 +18,7 @@ from itertools import pairwise
 
 import pytest
 
-from lambdalab_course.grading import load_module
+from lambdalab_course import load_module
 
 INTAKE = "IntakeFunction"
 BUCKET = "DocumentsBucket"

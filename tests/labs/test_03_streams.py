@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from lambdalab.sources import streams
-from lambdalab.errors import RESERVED_LIMIT
+from lambdalab import RESERVED_LIMIT
 
 LEDGER, AUDIT = "LedgerFunction", "BalanceAuditFunction"
 STREAM = "TransactionsStream"
@@ -96,8 +95,8 @@ def configured_cloud(request: pytest.FixtureRequest, lab_target: str, lab_root: 
     """A cloud whose ledger mapping has the learner's failure settings (ops/failure_settings.py).
     Its checks come first in the file: the module's shared cloud, started after them, closes it (a
     process runs one local cloud at a time)."""
-    from lambdalab.cloud import LocalCloud
-    from lambdalab_course.grading import code_path_for, load_module
+    from lambdalab import LocalCloud
+    from lambdalab_course import code_path_for, load_module
 
     cloud = LocalCloud.start(Path(request.config.rootpath) / "template.yaml", code_path=code_path_for(lab_target))
     try:
@@ -119,7 +118,7 @@ def cloud(lab_module_cloud: Any) -> Any:
 
 @pytest.fixture
 def load(request: pytest.FixtureRequest) -> Any:
-    from lambdalab_course.grading import load_module
+    from lambdalab_course import load_module
 
     return load_module
 
@@ -144,7 +143,7 @@ def test_a_poison_transaction_is_tried_a_bounded_number_of_times_then_set_aside(
     info = record["KinesisBatchInfo"]
     assert info["batchSize"] == 1, "only the poison record may be set aside"
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    tries = streams.mapping(cloud, LEDGER).stats.deliveries[f"{info['shardId']}:{info['startSequenceNumber']}"]
+    tries = cloud.event_source_mapping(LEDGER).stats.deliveries[f"{info['shardId']}:{info['startSequenceNumber']}"]
     max_attempts = load(lab_root / "03_streams" / "ops" / "failure_settings.py").MAX_ATTEMPTS
     assert tries <= max_attempts + 5, f"the poison record was tried {tries} times: retries must stop after " \
                                       f"MAX_ATTEMPTS ({max_attempts}) tries (plus the bisect steps)"
@@ -158,7 +157,7 @@ def test_records_before_a_failed_one_are_not_delivered_again(configured_cloud: A
     good = transactions(6, "partial", accounts=1)
     ids = put(cloud, *good[:4], b"{}", *good[4:], key="partial-0")
     cloud.advance(SETTLE_S)
-    deliveries = streams.mapping(cloud, LEDGER).stats.deliveries
+    deliveries = cloud.event_source_mapping(LEDGER).stats.deliveries
     assert [deliveries[e] for e in ids[:4]] == [1, 1, 1, 1], \
         "the records before the failing one were delivered again: report only from the first failure on"
     assert balances(cloud, "partial") == expected(*good)
@@ -183,11 +182,11 @@ def test_a_failed_batch_is_retried_until_it_succeeds(cloud: Any) -> None:
 @pytest.mark.local_only(reason="scripts batch replays with cloud.faults")
 def test_replayed_batches_leave_balances_exact(cloud: Any) -> None:
     txs = transactions(24, "replayed")
-    replays = streams.mapping(cloud, LEDGER).stats.replays
+    replays = cloud.event_source_mapping(LEDGER).stats.replays
     cloud.faults.replay(STREAM, times=4)
     put(cloud, *txs)
     cloud.advance(SETTLE_S)
-    assert streams.mapping(cloud, LEDGER).stats.replays - replays == 4
+    assert cloud.event_source_mapping(LEDGER).stats.replays - replays == 4
     assert balances(cloud, "replayed") == expected(*txs)
 
 
@@ -255,7 +254,7 @@ def test_per_account_order_is_kept_under_parallelization(cloud: Any) -> None:
 @pytest.mark.local_only(reason="reads throttles from the journal and discards from the mapping's stats")
 def test_reserved_concurrency_below_shards_times_factor_throttles_and_loses_nothing(cloud: Any) -> None:
     lam = cloud.client("lambda")
-    discarded = streams.mapping(cloud, LEDGER).stats.discarded
+    discarded = cloud.event_source_mapping(LEDGER).stats.discarded
     lam.put_function_concurrency(FunctionName=LEDGER, ReservedConcurrentExecutions=1)
     try:
         txs = transactions(24, "throttled", accounts=8)
@@ -266,4 +265,4 @@ def test_reserved_concurrency_below_shards_times_factor_throttles_and_loses_noth
     throttles = cloud.journal.invocations(LEDGER, outcome="Throttled")
     assert throttles and {t.detail for t in throttles} == {RESERVED_LIMIT}
     assert balances(cloud, "throttled") == expected(*txs)
-    assert streams.mapping(cloud, LEDGER).stats.discarded == discarded
+    assert cloud.event_source_mapping(LEDGER).stats.discarded == discarded

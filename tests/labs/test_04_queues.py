@@ -16,8 +16,7 @@ import urllib.request
 
 import pytest
 
-from lambdalab.sources import sqs
-from lambdalab.errors import RESERVED_LIMIT
+from lambdalab import RESERVED_LIMIT
 
 WORKER = "ExportWorkerFunction"
 QUEUE = "ExportJobsQueue"
@@ -108,7 +107,7 @@ def cloud(lab_shared_cloud):
 def mapping_stats(cloud):
     """The worker's queue mapping's counters so far, as a plain dict (checks on a shared cloud
     compare what changed)."""
-    return dict(vars(sqs.mapping(cloud, WORKER).stats))
+    return dict(vars(cloud.event_source_mapping(WORKER).stats))
 
 
 # ---- the API: one job per distinct request ------------------------------------------------

@@ -25,7 +25,6 @@ from lambdalab.template.model import ApiConfig, Route
 ANY = "ANY"
 DEFAULT_ROUTE = "$default"
 DEFAULT_STAGE = "$default"
-_VARIABLE = re.compile(r"\{([^{}]+?)(\+?)\}")
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,9 @@ def stage_path(api: ApiConfig, path: str) -> str | None:
     if path.startswith(prefix + "/"):
         return path[len(prefix):]
     return None
+
+
+_VARIABLE = re.compile(r"\{([^{}]+?)(\+?)\}")  # {id}, or {proxy+} (greedy)
 
 
 def _rule(route_path: str, endpoint: int) -> tuple[Rule, dict[str, str]]:

@@ -5,81 +5,67 @@ Split like LocalStack's event-source mappings: ``config`` (EventInvokeConfig, AW
 wording), ``processor`` (pure: retry in 1 / 2 minutes, throttle backoff 1 s -> 5 min, or stop with
 ``RetriesExhausted`` / ``EventAgeExceeded`` / ``ZeroReservedConcurrency``), ``records`` (pure: the
 invocation record, DLQ attributes), ``queue`` (the poller: runs due events concurrently, schedules
-retries on the clock), ``sender`` (the invokes), ``destinations`` (SQS, SNS, Lambda, DLQs), and the
-push sources ``s3`` / ``sns`` with their pure event builders ``s3events`` / ``snsevents``, fed by
-``hooks`` into moto. ``attach(cloud)`` wires them all and makes ``LambdaService`` queue Event invokes.
+retries on the clock, invoking through the shared ``lambdalab.sources.batchsender``),
+``destinations`` (SQS, SNS, Lambda, DLQs), and the push sources ``s3`` / ``sns`` with their pure
+event builders ``s3events`` / ``snsevents``, fed by the data plane's listeners. ``attach(context)``
+wires them all and registers the queue with the Lambda service, for Event invokes and the
+FunctionEventInvokeConfig operations.
 """
 
 from __future__ import annotations
 
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lambdalab.sources.asyncinvoke.config import EventInvokeConfigs, check_function, to_response
+from lambdalab.clock import Clock
+from lambdalab.config import FunctionConfig
+from lambdalab.sources.asyncinvoke.config import EventInvokeConfigs, _not_found, check_function, to_response
 from lambdalab.sources.asyncinvoke.destinations import Destinations
 from lambdalab.sources.asyncinvoke.queue import AsyncQueue, AsyncStats
 from lambdalab.sources.asyncinvoke.s3 import S3Notifications
 from lambdalab.sources.asyncinvoke.sns import SnsDeliveries
-
-if TYPE_CHECKING:
-    from lambdalab.cloud import LocalCloud
-    from lambdalab.service.invoke import LambdaService
-
-_queues: weakref.WeakKeyDictionary[LambdaService, AsyncQueue] = weakref.WeakKeyDictionary()
+from lambdalab.sources.base import Poller, SourceContext
 
 
-def attach(cloud: LocalCloud) -> None:
+def attach(context: SourceContext) -> list[Poller]:
     """The async queue for every function, then the template's S3 notifications and SNS subscriptions."""
-    service = cloud.service
+    service, clock = context.service, context.clock
     for fn in service.functions():
         check_function(fn)
-    configs = EventInvokeConfigs(service.functions(), cloud.clock.now())
-    queue = AsyncQueue(service, cloud.clock, configs, Destinations(service, cloud.dataplane, cloud.clock))
-    service.event_queue = queue.enqueue
-    _queues[service] = queue
-    cloud.sources.add(queue)
-    s3 = S3Notifications(cloud, queue)
-    cloud.sources.add(s3)
-    s3.apply_template(cloud)
-    sns = SnsDeliveries(cloud, queue)
-    cloud.sources.add(sns)
-    sns.subscribe_template(cloud)
+    configs = EventInvokeConfigs(service.functions(), clock.now())
+    queue = AsyncQueue(service, clock, configs, Destinations(service, context.dataplane, clock))
+    service.set_async_queue(queue, ConfigOperations(configs, clock))
+    s3 = S3Notifications(context, queue)
+    s3.apply_template(context)
+    sns = SnsDeliveries(context, queue)
+    sns.subscribe_template(context)
+    return [queue, s3, sns]
 
 
-def queue_of(cloud_or_service: Any) -> AsyncQueue:
-    """The async queue of a LocalCloud (or its LambdaService): ``pending()``, ``stats``, ``configs``."""
-    service = getattr(cloud_or_service, "service", cloud_or_service)
-    return _queues[service]
+class ConfigOperations:
+    """The Lambda API's FunctionEventInvokeConfig operations on the queue's configurations."""
+
+    def __init__(self, configs: EventInvokeConfigs, clock: Clock):
+        self._configs = configs
+        self._clock = clock
+
+    def get(self, fn: FunctionConfig) -> dict[str, Any]:
+        stored = self._configs.get(fn.FunctionName)
+        if stored is None:
+            raise _not_found(fn.FunctionName)
+        return to_response(fn.FunctionArn, stored.config, stored.last_modified)
+
+    def put(self, fn: FunctionConfig, body: dict[str, Any], *, patch: bool) -> dict[str, Any]:
+        """PutFunctionEventInvokeConfig (replace) or, with ``patch``, UpdateFunctionEventInvokeConfig."""
+        stored = self._configs.put(fn.FunctionName, body, self._clock.now(), patch=patch)
+        return to_response(fn.FunctionArn, stored.config, stored.last_modified)
+
+    def delete(self, fn: FunctionConfig) -> None:
+        self._configs.delete(fn.FunctionName)
+
+    def list(self, fn: FunctionConfig) -> dict[str, Any]:
+        stored = self._configs.get(fn.FunctionName)
+        items = [] if stored is None else [to_response(fn.FunctionArn, stored.config, stored.last_modified)]
+        return {"FunctionEventInvokeConfigs": items}
 
 
-# -- the Lambda API's event-invoke-config operations (lambdalab.service.api routes here) ----------------
-def get_config(service: LambdaService, name: str) -> dict[str, Any]:
-    fn = service.function(name)
-    stored = queue_of(service).configs.get(fn.FunctionName)
-    if stored is None:
-        from lambdalab.sources.asyncinvoke.config import _not_found
-
-        raise _not_found(fn.FunctionName)
-    return to_response(fn.FunctionArn, stored.config, stored.last_modified)
-
-
-def put_config(service: LambdaService, name: str, body: dict[str, Any], *, patch: bool) -> dict[str, Any]:
-    """PutFunctionEventInvokeConfig (replace) or, with ``patch``, UpdateFunctionEventInvokeConfig."""
-    fn = service.function(name)
-    stored = queue_of(service).configs.put(fn.FunctionName, body, service.clock.now(), patch=patch)
-    return to_response(fn.FunctionArn, stored.config, stored.last_modified)
-
-
-def delete_config(service: LambdaService, name: str) -> None:
-    queue_of(service).configs.delete(service.function(name).FunctionName)
-
-
-def list_configs(service: LambdaService, name: str) -> dict[str, Any]:
-    fn = service.function(name)
-    stored = queue_of(service).configs.get(fn.FunctionName)
-    items = [] if stored is None else [to_response(fn.FunctionArn, stored.config, stored.last_modified)]
-    return {"FunctionEventInvokeConfigs": items}
-
-
-__all__ = ["AsyncQueue", "AsyncStats", "attach", "delete_config", "get_config", "list_configs", "put_config",
-           "queue_of"]
+__all__ = ["AsyncQueue", "AsyncStats", "ConfigOperations", "attach"]

@@ -12,25 +12,22 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lambdalab.config import EventInvokeConfig, FunctionConfig
+from lambdalab.config import ACCOUNT_ID, REGION, EventInvokeConfig, FunctionConfig
 from lambdalab.errors import (
     ConfigurationError,
     InvalidParameterValueException,
     NotSupportedLocally,
+    ResourceNotFoundException,
     ValidationException,
 )
+from lambdalab.sources.destinations import arn_service
+from lambdalab.validation import integer, validation_message
 
 MAXIMUM_RETRY_ATTEMPTS = (0, 2)
 MAXIMUM_EVENT_AGE_IN_SECONDS = (60, 21600)
 DESTINATION_SERVICES = ("sqs", "sns", "lambda")  # what the engine delivers to
 DEAD_LETTER_SERVICES = ("sqs", "sns")
 _REFUSED = {"events": "EventBridge", "s3": "S3"}
-
-
-def arn_service(arn: str) -> str:
-    """``arn:aws:sqs:us-east-1:123456789012:q`` -> ``sqs`` ('' when it is not an ARN)."""
-    parts = arn.split(":")
-    return parts[2] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
 def check_destination(arn: str, condition: str) -> None:
@@ -43,17 +40,10 @@ def check_destination(arn: str, condition: str) -> None:
             f"The provided destination config DestinationConfig.{condition} is invalid.")
 
 
-def _range_error(name: str, value: Any, low: int, high: int) -> ValidationException | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return ValidationException(f"1 validation error detected: Value '{value}' at '{name}' failed to satisfy "
-                                   "constraint: Member must be an integer")
-    if value < low:
-        return ValidationException(f"1 validation error detected: Value '{value}' at '{name}' failed to satisfy "
-                                   f"constraint: Member must have value greater than or equal to {low}")
-    if value > high:
-        return ValidationException(f"1 validation error detected: Value '{value}' at '{name}' failed to satisfy "
-                                   f"constraint: Member must have value less than or equal to {high}")
-    return None
+def _in_range(name: str, value: Any, low: int, high: int) -> int:
+    """The API's JSON number within its range, or AWS's ValidationException naming ``name``."""
+    return integer(value, low, high, text=False,
+                   refuse=lambda problem: ValidationException(validation_message(name, value, problem.constraint)))
 
 
 def from_request(body: dict[str, Any], current: EventInvokeConfig | None) -> EventInvokeConfig:
@@ -64,10 +54,7 @@ def from_request(body: dict[str, Any], current: EventInvokeConfig | None) -> Eve
                                    ("MaximumEventAgeInSeconds", "maximumEventAgeInSeconds",
                                     MAXIMUM_EVENT_AGE_IN_SECONDS)):
         if key in body:
-            error = _range_error(name, body[key], low, high)
-            if error is not None:
-                raise error
-            changes[key] = body[key]
+            changes[key] = _in_range(name, body[key], low, high)
     destinations = body.get("DestinationConfig")
     if destinations is not None:
         for condition in ("OnSuccess", "OnFailure"):
@@ -149,9 +136,6 @@ class EventInvokeConfigs:
 
 
 def _not_found(function: str) -> Exception:
-    from lambdalab.config import ACCOUNT_ID, REGION
-    from lambdalab.errors import ResourceNotFoundException
-
     return ResourceNotFoundException(
         f"The function arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}:$LATEST doesn't have an "
         "EventInvokeConfig")

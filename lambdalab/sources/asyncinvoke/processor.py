@@ -18,12 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lambdalab.config import EventInvokeConfig
+from lambdalab.strenum import StrEnum
 
-SUCCESS = "Success"
-RETRIES_EXHAUSTED = "RetriesExhausted"
-EVENT_AGE_EXCEEDED = "EventAgeExceeded"
-ZERO_RESERVED_CONCURRENCY = "ZeroReservedConcurrency"
-FAILURE_CONDITIONS = (RETRIES_EXHAUSTED, EVENT_AGE_EXCEEDED, ZERO_RESERVED_CONCURRENCY)
+
+class Condition(StrEnum):
+    """``requestContext.condition`` of an invocation record: how the event left the queue."""
+
+    SUCCESS = "Success"
+    RETRIES_EXHAUSTED = "RetriesExhausted"
+    EVENT_AGE_EXCEEDED = "EventAgeExceeded"
+    ZERO_RESERVED_CONCURRENCY = "ZeroReservedConcurrency"
+
 
 FUNCTION_ERROR_RETRY_DELAYS_S = (60.0, 120.0)  # before the 2nd and the 3rd attempt
 THROTTLE_BACKOFF_FIRST_S = 1.0
@@ -35,11 +40,11 @@ class Decision:
     """Either try again in ``retry_in`` seconds, or stop with ``condition`` (Success or a failure)."""
 
     retry_in: float | None = None
-    condition: str | None = None
+    condition: Condition | None = None
 
     @property
     def failed(self) -> bool:
-        return self.condition in FAILURE_CONDITIONS
+        return self.condition not in (None, Condition.SUCCESS)
 
 
 def retry_delay(retry: int) -> float:
@@ -60,13 +65,13 @@ def too_old(age: float, config: EventInvokeConfig) -> bool:
 def after_invoke(*, function_error: bool, invoke_count: int, age: float, config: EventInvokeConfig) -> Decision:
     """The function ran (``invoke_count`` times so far, this one included); ``age`` is the event's age now."""
     if not function_error:
-        return Decision(condition=SUCCESS)
+        return Decision(condition=Condition.SUCCESS)
     retry = invoke_count  # the retry that would come next: 1 after the first attempt
     if retry > config.MaximumRetryAttempts:
-        return Decision(condition=RETRIES_EXHAUSTED)
+        return Decision(condition=Condition.RETRIES_EXHAUSTED)
     delay = retry_delay(retry)
     if too_old(age + delay, config):
-        return Decision(condition=EVENT_AGE_EXCEEDED)
+        return Decision(condition=Condition.EVENT_AGE_EXCEEDED)
     return Decision(retry_in=delay)
 
 
@@ -74,8 +79,8 @@ def after_throttle(*, throttles: int, age: float, config: EventInvokeConfig, res
     """The invoke was throttled (the ``throttles``-th time in a row); ``reserved`` is the function's
     reserved concurrency."""
     if reserved == 0:
-        return Decision(condition=ZERO_RESERVED_CONCURRENCY)
+        return Decision(condition=Condition.ZERO_RESERVED_CONCURRENCY)
     delay = throttle_backoff(throttles)
     if too_old(age + delay, config):
-        return Decision(condition=EVENT_AGE_EXCEEDED)
+        return Decision(condition=Condition.EVENT_AGE_EXCEEDED)
     return Decision(retry_in=delay)

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from lambdalab.observe.logstore import LogEvent
 from lambdalab.sources.asyncinvoke import processor
+from lambdalab.sources.asyncinvoke.processor import Condition
 from lambdalab.sources.asyncinvoke.records import Response, dead_letter_attributes, invocation_record
-from lambdalab.sources.asyncinvoke.sender import Attempt, Outcome, Sender
+from lambdalab.sources.batchsender import Answer, BatchSender, Delivery
 
 if TYPE_CHECKING:
     from lambdalab.clock import Clock
@@ -70,7 +71,7 @@ class AsyncQueue:
         self._clock = clock
         self.configs = configs
         self.destinations = destinations
-        self._sender = Sender(service)
+        self._sender = BatchSender(service, "Event", "lambdalab-async")
         self._heap: list[QueuedEvent] = []
         self._seq = itertools.count()
         self._lock = threading.Lock()
@@ -113,14 +114,14 @@ class AsyncQueue:
         for event in due:
             fn = self._service.function(event.function)
             if processor.too_old(now - event.enqueued_at, self.configs.effective(fn.FunctionName)):
-                self._fail(event, fn, processor.EVENT_AGE_EXCEEDED)
+                self._fail(event, fn, Condition.EVENT_AGE_EXCEEDED)
             else:
                 runnable.append((event, fn))
-        attempts = [Attempt(fn, e.body, e.request_id, e.source, e.invoke_count + 1) for e, fn in runnable]
-        outcomes = self._sender.run(attempts, now)
-        for (event, fn), attempt, outcome in zip(runnable, attempts, outcomes, strict=True):
-            event.last_attempt = attempt.number
-            self._settle(event, fn, outcome)
+        deliveries = [Delivery(fn, e.body, e.request_id, e.source, e.invoke_count + 1) for e, fn in runnable]
+        answers = self._sender.send(deliveries, now)
+        for (event, fn), delivery, answer in zip(runnable, deliveries, answers, strict=True):
+            event.last_attempt = delivery.attempt
+            self._settle(event, fn, answer)
         return True
 
     def close(self) -> None:
@@ -128,11 +129,11 @@ class AsyncQueue:
         self._sender.close()
 
     # -- after an attempt --------------------------------------------------------------------------
-    def _settle(self, event: QueuedEvent, fn: FunctionConfig, outcome: Outcome) -> None:
+    def _settle(self, event: QueuedEvent, fn: FunctionConfig, answer: Answer) -> None:
         now = self._clock.now()
         config = self.configs.effective(fn.FunctionName)
         age = now - event.enqueued_at
-        if outcome.throttled:
+        if answer.throttled:
             event.throttles += 1
             self.stats.throttles += 1
             decision = processor.after_throttle(throttles=event.throttles, age=age, config=config,
@@ -140,16 +141,15 @@ class AsyncQueue:
         else:
             event.throttles = 0
             event.invoke_count += 1
-            event.last_response = outcome.response
+            event.last_response = Response(answer.payload, answer.function_error)
             self.stats.invocations += 1
-            failed = outcome.response is not None and outcome.response.function_error is not None
-            decision = processor.after_invoke(function_error=failed, invoke_count=event.invoke_count, age=age,
-                                              config=config)
+            decision = processor.after_invoke(function_error=answer.function_error is not None,
+                                              invoke_count=event.invoke_count, age=age, config=config)
             if decision.retry_in is not None:
                 self.stats.retries += 1
         if decision.retry_in is not None:
             self._requeue(event, now + decision.retry_in)
-        elif decision.condition == processor.SUCCESS:
+        elif decision.condition == Condition.SUCCESS:
             self._succeed(event, fn)
         else:
             self._fail(event, fn, str(decision.condition))
@@ -169,9 +169,9 @@ class AsyncQueue:
             self._wakes.discard(due)
 
     def _succeed(self, event: QueuedEvent, fn: FunctionConfig) -> None:
-        self.stats.conditions[processor.SUCCESS] += 1
+        self.stats.conditions[Condition.SUCCESS] += 1
         destination = self.configs.effective(fn.FunctionName).OnSuccess
-        if destination and self.destinations.send_record(fn, destination, self._record(event, fn, processor.SUCCESS)):
+        if destination and self.destinations.send_record(fn, destination, self._record(event, fn, Condition.SUCCESS)):
             self.stats.to_on_success += 1
 
     def _fail(self, event: QueuedEvent, fn: FunctionConfig, condition: str) -> None:
@@ -198,7 +198,7 @@ class AsyncQueue:
         self._service.logs.put(fn.FunctionName, [LogEvent(self._clock.now(), LOG_STREAM, event.request_id, line)])
 
     def _record(self, event: QueuedEvent, fn: FunctionConfig, condition: str) -> dict[str, object]:
-        response = None if condition == processor.ZERO_RESERVED_CONCURRENCY else event.last_response
+        response = None if condition == Condition.ZERO_RESERVED_CONCURRENCY else event.last_response
         return invocation_record(request_id=event.request_id, function_arn=fn.FunctionArn, condition=condition,
                                  invoke_count=event.invoke_count, request_payload=event.body, response=response,
                                  now=self._clock.now())

@@ -28,8 +28,6 @@ class Response:
     function_error: str | None  # "Unhandled" when it failed
 
 
-
-
 def _json_or_text(data: bytes) -> Any:
     try:
         return json.loads(data) if data else None

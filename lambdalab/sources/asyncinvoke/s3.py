@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 from lambdalab.clock import iso_timestamp
 from lambdalab.config import REGION
 from lambdalab.errors import AwsApiError, ConfigurationError
-from lambdalab.sources.asyncinvoke import hooks
 from lambdalab.sources.asyncinvoke.s3events import s3_event, s3_record, sequencer
 
 if TYPE_CHECKING:
-    from lambdalab.cloud import LocalCloud
+    from lambdalab.dataplane.patches import S3ObjectEvent
     from lambdalab.sources.asyncinvoke.queue import AsyncQueue
+    from lambdalab.sources.base import SourceContext
 
 BUCKET_TYPE = "AWS::S3::Bucket"
 _KINDS = {  # CloudFormation list -> (API list, target property in CFN, target key in the API)
@@ -63,24 +63,23 @@ def configuration_id(lid: str, kind: str, index: int) -> str:
 
 
 class S3Notifications:
-    """Listens to moto's S3 object events; a Poller only so the cloud closes it."""
+    """Listens to the data plane's S3 object events; a Poller only so the cloud closes it."""
 
-    def __init__(self, cloud: LocalCloud, queue: AsyncQueue):
-        self._service = cloud.service
-        self._clock = cloud.clock
+    def __init__(self, context: SourceContext, queue: AsyncQueue):
+        self._service = context.service
+        self._clock = context.clock
         self._queue = queue
-        self._buckets = {  # bucket name -> logical id
-            str(cloud.model.attrs[lid]["Ref"]): lid
-            for lid, res in cloud.model.resources.items() if res.get("Type") == BUCKET_TYPE and lid in cloud.model.attrs
-        }
+        # bucket name -> logical id
+        self._buckets = {str(attrs["Ref"]): lid for lid, attrs in context.model.deployed(BUCKET_TYPE).items()}
         self._sequence = itertools.count(1)
         self._lock = threading.Lock()
         self.delivered = 0
-        hooks.add_s3_listener(self.on_event)
+        self._listeners = context.dataplane.listeners
+        self._listeners.add_s3(self.on_event)
 
-    def apply_template(self, cloud: LocalCloud) -> None:
-        s3 = cloud.dataplane.client("s3")
-        for lid, cfn in sorted(cloud.model.bucket_notifications.items()):
+    def apply_template(self, context: SourceContext) -> None:
+        s3 = context.dataplane.client("s3")
+        for lid, cfn in sorted(context.model.bucket_notifications.items()):
             config = notification_configuration(lid, cfn)
             for entry in config.get("LambdaFunctionConfigurations", []):
                 try:
@@ -89,37 +88,29 @@ class S3Notifications:
                     raise ConfigurationError(f"{entry['LambdaFunctionArn']} is not a function of the template",
                                              lid, "NotificationConfiguration.LambdaConfigurations") from None
             try:
-                s3.put_bucket_notification_configuration(Bucket=cloud.resource(lid), NotificationConfiguration=config)
+                s3.put_bucket_notification_configuration(Bucket=context.model.lookup(lid, "Ref"),
+                                                         NotificationConfiguration=config)
             except Exception as exc:  # a ClientError from the data plane: the template is wrong
                 raise ConfigurationError(str(exc), lid, "NotificationConfiguration") from None
 
-    def on_event(self, event_name: str, bucket: Any, key: Any) -> None:
-        """Called by moto (under its lock) for each object event of any bucket."""
-        config = getattr(bucket, "notification_configuration", None)
-        if config is None:
-            return
-        targets = [n for n in config.cloud_function if n.matches(event_name, key.name)]
-        if not targets:
-            return
-        from lambdalab.service.faults import take_source_fault
-
+    def on_event(self, event: S3ObjectEvent) -> None:
+        """Called by the data plane (under moto's lock) for each object event that Lambda
+        configurations of its bucket match."""
         with self._lock:
             sequence = sequencer(next(self._sequence))
-        created = event_name.startswith("s3:ObjectCreated")
-        lid = self._buckets.get(bucket.name, bucket.name)
-        for notification in targets:
+        lid = self._buckets.get(event.bucket, event.bucket)
+        for configuration_id, function_arn in event.targets:
             try:
-                fn = self._service.function(notification.arn)
+                fn = self._service.function(function_arn)
             except AwsApiError:
                 continue  # a function this cloud does not have (another cloud's, or deleted)
             record = s3_record(
-                event_name=event_name, region=REGION, time=iso_timestamp(self._clock.now()), bucket=bucket.name,
-                key=key.name, configuration_id=notification.id, sequence=sequence,
-                size=key.size if created else None, etag=key.etag if created else None,
-                version_id=str(key.version_id) if bucket.is_versioned and key.version_id else None,
+                event_name=event.event_name, region=REGION, time=iso_timestamp(self._clock.now()),
+                bucket=event.bucket, key=event.key, configuration_id=configuration_id, sequence=sequence,
+                size=event.size, etag=event.etag, version_id=event.version_id,
             )
             body = json.dumps(s3_event(record)).encode()
-            copies = 2 if take_source_fault(self._service, "duplicate", lid, bucket.name) else 1
+            copies = 2 if self._service.faults.take_source_fault("duplicate", lid, event.bucket) else 1
             for _ in range(copies):
                 self._queue.enqueue(fn, body, self._service.request_ids.next(), f"s3:{lid}")
                 self.delivered += 1
@@ -128,4 +119,4 @@ class S3Notifications:
         return False
 
     def close(self) -> None:
-        hooks.remove(self.on_event)
+        self._listeners.remove(self.on_event)

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab.clock import iso_timestamp
 from lambdalab.config import ACCOUNT_ID, REGION
+from lambdalab.dataplane.patches.notifications import rename_subscription
 from lambdalab.errors import AwsApiError, ConfigurationError
-from lambdalab.sources.asyncinvoke import hooks
 from lambdalab.sources.asyncinvoke.snsevents import sns_event, sns_record
 
 if TYPE_CHECKING:
-    from lambdalab.cloud import LocalCloud
+    from lambdalab.dataplane.patches import SnsDelivery
     from lambdalab.sources.asyncinvoke.queue import AsyncQueue
+    from lambdalab.sources.base import SourceContext
 
 TOPIC_TYPE = "AWS::SNS::Topic"
 SUBSCRIPTION_PROPERTIES = frozenset({"Protocol", "Endpoint", "TopicArn", "FilterPolicy", "FilterPolicyScope",
@@ -29,40 +30,39 @@ PROTOCOLS = ("lambda", "sqs")
 
 
 class SnsDeliveries:
-    """Listens to moto's deliveries to lambda subscriptions; a Poller only so the cloud closes it."""
+    """Listens to the data plane's deliveries to lambda subscriptions; a Poller only so the cloud
+    closes it."""
 
-    def __init__(self, cloud: LocalCloud, queue: AsyncQueue):
-        self._service = cloud.service
-        self._clock = cloud.clock
+    def __init__(self, context: SourceContext, queue: AsyncQueue):
+        self._service = context.service
+        self._clock = context.clock
         self._queue = queue
         self._topics = {  # topic ARN -> (logical id, name)
-            str(cloud.model.attrs[lid]["Ref"]): (lid, str(cloud.model.attrs[lid].get("TopicName", lid)))
-            for lid, res in cloud.model.resources.items() if res.get("Type") == TOPIC_TYPE and lid in cloud.model.attrs
+            str(attrs["Ref"]): (lid, str(attrs.get("TopicName", lid)))
+            for lid, attrs in context.model.deployed(TOPIC_TYPE).items()
         }
         self.delivered = 0
-        hooks.add_sns_listener(self.on_publish)
+        self._listeners = context.dataplane.listeners
+        self._listeners.add_sns(self.on_publish)
 
-    def subscribe_template(self, cloud: LocalCloud) -> None:
-        sns = cloud.dataplane.client("sns")
-        for lid, props in sorted(cloud.model.subscriptions.items()):
+    def subscribe_template(self, context: SourceContext) -> None:
+        sns = context.dataplane.client("sns")
+        for lid, props in sorted(context.model.subscriptions.items()):
             arn = _subscribe(sns, lid, props, self._service)
-            _rename(arn, str(cloud.model.attrs[lid]["Ref"]))
+            _rename(arn, str(context.model.attrs[lid]["Ref"]))
 
-    def on_publish(self, subscription: Any, message: str, message_id: str, subject: str | None,
-                   attributes: dict[str, Any]) -> None:
-        """Called by moto (under its lock) for each message a lambda subscription accepts."""
+    def on_publish(self, delivery: SnsDelivery) -> None:
+        """Called by the data plane (under moto's lock) for each message a lambda subscription accepts."""
         try:
-            fn = self._service.function(subscription.endpoint)
+            fn = self._service.function(delivery.endpoint)
         except AwsApiError:
             return  # a function this cloud does not have
-        from lambdalab.service.faults import take_source_fault
-
-        record = sns_record(subscription_arn=subscription.arn, topic_arn=subscription.topic.arn, message_id=message_id,
-                            message=message, subject=subject, time=iso_timestamp(self._clock.now()),
-                            attributes=attributes, region=REGION)
+        record = sns_record(subscription_arn=delivery.subscription_arn, topic_arn=delivery.topic_arn,
+                            message_id=delivery.message_id, message=delivery.message, subject=delivery.subject,
+                            time=iso_timestamp(self._clock.now()), attributes=delivery.attributes, region=REGION)
         body = json.dumps(sns_event(record)).encode()
-        lid, name = self._topics.get(subscription.topic.arn, (subscription.topic.name, subscription.topic.name))
-        copies = 2 if take_source_fault(self._service, "duplicate", lid, name, subscription.topic.arn) else 1
+        lid, name = self._topics.get(delivery.topic_arn, (delivery.topic_name, delivery.topic_name))
+        copies = 2 if self._service.faults.take_source_fault("duplicate", lid, name, delivery.topic_arn) else 1
         for _ in range(copies):
             self._queue.enqueue(fn, body, self._service.request_ids.next(), f"sns:{lid}")
             self.delivered += 1
@@ -71,7 +71,7 @@ class SnsDeliveries:
         return False
 
     def close(self) -> None:
-        hooks.remove(self.on_publish)
+        self._listeners.remove(self.on_publish)
 
 
 def _subscribe(sns: Any, lid: str, props: dict[str, Any], service: Any) -> str:
@@ -105,14 +105,5 @@ def _subscribe(sns: Any, lid: str, props: dict[str, Any], service: Any) -> str:
 
 def _rename(current: str, wanted: str) -> None:
     """Give moto's subscription the ARN the template's ``!Ref`` answers (the same every run)."""
-    if current == wanted:
-        return
-    from moto.sns.models import sns_backends
-
-    from lambdalab.dataplane.moto_patches import MOTO_LOCK
-
-    with MOTO_LOCK.held():
-        subscriptions = sns_backends[ACCOUNT_ID][REGION].subscriptions
-        subscription = subscriptions.pop(current)
-        subscription.arn = wanted
-        subscriptions[wanted] = subscription
+    if current != wanted:
+        rename_subscription(ACCOUNT_ID, REGION, current, wanted)

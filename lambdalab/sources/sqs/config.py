@@ -9,23 +9,27 @@ below the recommended six times, the engine warns.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from lambdalab.errors import ConfigurationError
-from lambdalab.sources.filtering import unsupported_operator
+from lambdalab.sources.mapping_config import (
+    MAX_BATCHING_WINDOW_S,
+    REPORT_BATCH_ITEM_FAILURES,
+    boolean,
+    filters,
+    int_in_range,
+    refuse_unknown,
+    response_types,
+)
 
 SQS_ARN_PREFIX = "arn:aws:sqs:"
-REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 DEFAULT_BATCH_SIZE = 10
 MAX_BATCH_SIZE_STANDARD = 10_000
 MAX_BATCH_SIZE_FIFO = 10
 MAX_BATCH_SIZE_WITHOUT_WINDOW = 10
-MAX_BATCHING_WINDOW_S = 300
 MIN_MAXIMUM_CONCURRENCY, MAX_MAXIMUM_CONCURRENCY = 2, 1000
-MAX_FILTERS = 5
 RECOMMENDED_VISIBILITY_FACTOR = 6  # visibility timeout >= 6 x function timeout (+ window) [SQS-C]
 # Properties of AWS::Lambda::EventSourceMapping the SQS poller honours; any other is refused.
 SUPPORTED_PROPERTIES = frozenset({
@@ -80,66 +84,16 @@ def is_sqs_mapping(props: dict[str, Any]) -> bool:
     return str(props.get("EventSourceArn", "")).startswith(SQS_ARN_PREFIX)
 
 
-def _validation_error(lid: str, prop: str, value: Any, constraint: str) -> ConfigurationError:
-    """AWS's request-validation wording: ``Value '0' at 'batchSize' failed to satisfy constraint: ...``."""
-    member = ".".join(part[0].lower() + part[1:] for part in prop.split("."))
-    return ConfigurationError(
-        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}",
-        lid, prop)
-
-
-def _int(lid: str, prop: str, value: Any, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"must be an integer, got {value!r}", lid, prop) from None
-    if number < low:
-        raise _validation_error(lid, prop, number, f"Member must have value greater than or equal to {low}")
-    if number > high:
-        raise _validation_error(lid, prop, number, f"Member must have value less than or equal to {high}")
-    return number
-
-
-def _filters(lid: str, criteria: Any) -> tuple[dict[str, Any], ...]:
-    """``FilterCriteria: {Filters: [{Pattern: "<json>"}]}``; a pattern that is not JSON is rejected [FILTER]."""
-    if not criteria:
-        return ()
-    if not isinstance(criteria, dict) or set(criteria) - {"Filters"}:
-        raise ConfigurationError("must be {Filters: [{Pattern: ...}]}", lid, "FilterCriteria")
-    filters = criteria.get("Filters") or []
-    if len(filters) > MAX_FILTERS:
-        raise ConfigurationError(f"at most {MAX_FILTERS} filters are allowed, got {len(filters)}",
-                                 lid, "FilterCriteria.Filters")
-    patterns = []
-    for number, item in enumerate(filters):
-        pattern = item.get("Pattern") if isinstance(item, dict) else None
-        try:
-            parsed = json.loads(pattern) if isinstance(pattern, str) else pattern
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise ConfigurationError("Invalid filter pattern definition.", lid,
-                                     f"FilterCriteria.Filters[{number}].Pattern")
-        operator = unsupported_operator(parsed)
-        if operator:
-            raise ConfigurationError(f"filter operator {operator!r} is not supported locally", lid,
-                                     f"FilterCriteria.Filters[{number}].Pattern")
-        patterns.append(parsed)
-    return tuple(patterns)
-
-
 def parse_mapping(lid: str, props: dict[str, Any], *, queue_logical_id: str, queue_url: str, fifo: bool,
                   function_name: str) -> SqsEventSourceConfig:
     """Check one mapping's properties as CreateEventSourceMapping does for an SQS source."""
-    unknown = sorted(set(props) - SUPPORTED_PROPERTIES)
-    if unknown:
-        raise ConfigurationError("property not supported locally for an SQS event source", lid, unknown[0])
-    window = _int(lid, "MaximumBatchingWindowInSeconds", props.get("MaximumBatchingWindowInSeconds", 0),
-                  0, MAX_BATCHING_WINDOW_S)
+    refuse_unknown(lid, props, SUPPORTED_PROPERTIES, "an SQS event source")
+    window = int_in_range(lid, "MaximumBatchingWindowInSeconds", props.get("MaximumBatchingWindowInSeconds", 0),
+                          0, MAX_BATCHING_WINDOW_S)
     if fifo and "MaximumBatchingWindowInSeconds" in props:
         raise ConfigurationError("Batching window is not supported for FIFO queues", lid,
                                  "MaximumBatchingWindowInSeconds")
-    batch_size = _int(lid, "BatchSize", props.get("BatchSize", DEFAULT_BATCH_SIZE), 1, MAX_BATCH_SIZE_STANDARD)
+    batch_size = int_in_range(lid, "BatchSize", props.get("BatchSize", DEFAULT_BATCH_SIZE), 1, MAX_BATCH_SIZE_STANDARD)
     if fifo and batch_size > MAX_BATCH_SIZE_FIFO:
         raise ConfigurationError(f"BatchSize must be at most {MAX_BATCH_SIZE_FIFO} for FIFO queues, got {batch_size}",
                                  lid, "BatchSize")
@@ -147,27 +101,21 @@ def parse_mapping(lid: str, props: dict[str, Any], *, queue_logical_id: str, que
         raise ConfigurationError(
             "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
             lid, "BatchSize")
-    types = tuple(str(t) for t in props.get("FunctionResponseTypes") or ())
-    for value in types:
-        if value != REPORT_BATCH_ITEM_FAILURES:
-            raise _validation_error(lid, "FunctionResponseTypes", value,
-                                    f"Member must satisfy enum value set: [{REPORT_BATCH_ITEM_FAILURES}]")
+    types = response_types(lid, props)
     scaling = props.get("ScalingConfig") or {}
     if set(scaling) - {"MaximumConcurrency"}:
         raise ConfigurationError("property not supported locally", lid,
                                  f"ScalingConfig.{sorted(set(scaling) - {'MaximumConcurrency'})[0]}")
     maximum = scaling.get("MaximumConcurrency")
     if maximum is not None:
-        maximum = _int(lid, "ScalingConfig.MaximumConcurrency", maximum,
-                       MIN_MAXIMUM_CONCURRENCY, MAX_MAXIMUM_CONCURRENCY)
-    enabled = props.get("Enabled", True)
-    if isinstance(enabled, str):
-        enabled = enabled.lower() == "true"
+        maximum = int_in_range(lid, "ScalingConfig.MaximumConcurrency", maximum,
+                               MIN_MAXIMUM_CONCURRENCY, MAX_MAXIMUM_CONCURRENCY)
     return SqsEventSourceConfig(
         logical_id=lid, FunctionName=function_name, EventSourceArn=str(props["EventSourceArn"]),
         queue_logical_id=queue_logical_id, queue_url=queue_url, fifo=fifo, BatchSize=batch_size,
-        MaximumBatchingWindowInSeconds=window, Enabled=bool(enabled),
-        FilterCriteria=_filters(lid, props.get("FilterCriteria")), FunctionResponseTypes=types,
+        MaximumBatchingWindowInSeconds=window, Enabled=boolean(lid, "Enabled", props.get("Enabled", True)),
+        FilterCriteria=filters(lid, props.get("FilterCriteria")),
+        FunctionResponseTypes=types,
         ScalingConfig=ScalingConfig(maximum),
     )
 

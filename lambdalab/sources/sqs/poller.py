@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.config import REGION
@@ -20,16 +20,18 @@ from lambdalab.dataplane import datachanges
 from lambdalab.dataplane.server import ENGINE_VISIBILITY_TIMEOUT
 from lambdalab.errors import ConfigurationError, api_error_of
 from lambdalab.observe.logstore import LogEvent
-from lambdalab.sources.base import update_changes
-from lambdalab.sources.batchsender import Answer, BatchSender, Delivery
+from lambdalab.sources.base import SourceContext, update_changes
+from lambdalab.sources.batchresponse import Cause
+from lambdalab.sources.batchsender import Answer, Delivery
 from lambdalab.sources.filtering import record_matches
+from lambdalab.sources.mapping_config import filter_criteria
+from lambdalab.sources.mappingpoller import MappingPoller
 from lambdalab.sources.sqs import processor
-from lambdalab.sources.sqs.config import UPDATABLE, SqsEventSourceConfig
+from lambdalab.sources.sqs.config import UPDATABLE, SqsEventSourceConfig, parse_mapping
 from lambdalab.sources.sqs.records import Times, build_record, receive_count, within_payload_limit
 from lambdalab.sources.sqs.scaling import Scaling
 
 if TYPE_CHECKING:
-    from lambdalab.cloud import LocalCloud
     from lambdalab.config import FunctionConfig
 
 RECEIVE_LIMIT = 10  # ReceiveMessage returns at most 10 messages per call
@@ -62,23 +64,17 @@ class _Batch:
     duplicate: bool = False
 
 
-class SqsPoller:
+class SqsPoller(MappingPoller[MappingStats]):
     """Polls one queue for one function; ``poll`` is called by the clock between its tasks."""
 
-    def __init__(self, cloud: LocalCloud, config: SqsEventSourceConfig, function: FunctionConfig, uuid: str):
-        self.config = config
-        self.uuid = uuid
-        self.last_modified = cloud.clock.now()
-        self.function = function
+    stats_type = MappingStats
+    config: SqsEventSourceConfig
+
+    def __init__(self, context: SourceContext, config: SqsEventSourceConfig, function: FunctionConfig, uuid: str):
+        super().__init__(context, config, function, uuid, f"sqs:{config.queue_logical_id}")
         self.enabled = config.Enabled
-        self.stats = MappingStats()
         self.scaling = Scaling(config.ScalingConfig.MaximumConcurrency)
-        self.source = f"sqs:{config.queue_logical_id}"
-        self._clock = cloud.clock
-        self._dataplane = cloud.dataplane
-        self._service = cloud.service
-        self._sqs = cloud.dataplane.client("sqs")
-        self._sender = BatchSender(cloud.service, function, self.source)
+        self._sqs = context.dataplane.client("sqs")
         self._first_receive: dict[str, float] = {}  # message id -> engine time of its first receive
         self._sequence_numbers: dict[str, int] = {}  # FIFO message id -> its number, in first-receive order
         self._next_sequence = itertools.count(1)
@@ -87,7 +83,6 @@ class SqsPoller:
         # The queue's data version when it was last found with no message at all: visible, in
         # flight or delayed (the last two come back by moto's wall clock, without a notice).
         self._emptied_at: tuple[int, int] | None = None
-        self._closed = False
 
     # -- the Poller protocol -------------------------------------------------------------------
     def poll(self) -> bool:
@@ -112,18 +107,10 @@ class SqsPoller:
         self._deliver(batches, int(queue["VisibilityTimeout"]), _max_receive_count(queue))
         return True
 
-    def close(self) -> None:
-        self._closed = True
-        self._sender.close()
-
     def update(self, **changes: Any) -> dict[str, Any]:
         """UpdateEventSourceMapping: BatchSize, the batching window, Enabled, FilterCriteria,
         FunctionResponseTypes and ScalingConfig, checked as when the mapping was created [ESM-API];
         other parameters are refused. Answers as ``describe``."""
-        from dataclasses import asdict
-
-        from lambdalab.sources.sqs.config import parse_mapping
-
         changes = update_changes(changes, service=self._service, function=self.function, updatable=UPDATABLE,
                                  source="queue")
         current = asdict(self.config)
@@ -133,7 +120,7 @@ class SqsPoller:
         if self.config.ScalingConfig.MaximumConcurrency:
             props["ScalingConfig"] = current["ScalingConfig"]
         if self.config.FilterCriteria:
-            props["FilterCriteria"] = self._filter_criteria()
+            props["FilterCriteria"] = filter_criteria(self.config.FilterCriteria)
         props.update(changes)
         try:
             config = parse_mapping(self.config.logical_id, props, queue_logical_id=self.config.queue_logical_id,
@@ -159,11 +146,8 @@ class SqsPoller:
             "StateTransitionReason": "USER_INITIATED", "FunctionResponseTypes": list(c.FunctionResponseTypes),
             **({"ScalingConfig": {"MaximumConcurrency": c.ScalingConfig.MaximumConcurrency}}
                if c.ScalingConfig.MaximumConcurrency else {}),
-            **({"FilterCriteria": self._filter_criteria()} if c.FilterCriteria else {}),
+            **({"FilterCriteria": filter_criteria(c.FilterCriteria)} if c.FilterCriteria else {}),
         }
-
-    def _filter_criteria(self) -> dict[str, Any]:
-        return {"Filters": [{"Pattern": json.dumps(p)} for p in self.config.FilterCriteria]}
 
     # -- batching ------------------------------------------------------------------------------
     def _window_closed(self, now: float, queue: dict[str, str]) -> bool:
@@ -249,40 +233,39 @@ class SqsPoller:
         limit = self.scaling.concurrency(start)
         batches, self._held = batches[:limit], batches[limit:]
         deliveries = [
-            Delivery(json.dumps({"Records": b.records}).encode(), self._service.request_ids.next(),
-                     max(receive_count(r) for r in b.records), start)
+            Delivery(self.function, json.dumps({"Records": b.records}).encode(), self._service.request_ids.next(),
+                     self.source, max(receive_count(r) for r in b.records))
             for b in batches
         ]
-        answers = self._sender.send(deliveries)
+        answers = self._sender.send(deliveries, start)
         for batch, answer in zip(batches, answers, strict=True):
             self._settle(batch, answer, visibility, max_receives)
 
     def _with_duplicates(self, batches: list[_Batch]) -> list[_Batch]:
         """The duplicate-delivery fault: a copy of a message, in a batch of its own, at the same time."""
-        from lambdalab.service.faults import take_source_fault
-
         copies = []
         for batch in batches:
             for record in batch.records:
-                if take_source_fault(self._service, "duplicate", self.config.queue_logical_id, self.config.queue_name):
+                if self._service.faults.take_source_fault("duplicate", self.config.queue_logical_id,
+                                                          self.config.queue_name):
                     copies.append(_Batch([dict(record)], batch.received_at, duplicate=True))
         self.stats.duplicates += len(copies)
         return batches + copies
 
     def _settle(self, batch: _Batch, answer: Answer, visibility: int, max_receives: int | None) -> None:
         ids = [r["messageId"] for r in batch.records]
-        decision = processor.decide(ids, throttled=answer.throttled, function_error=answer.function_error,
+        decision = processor.decide(ids, throttled=answer.throttled, function_error=answer.function_error is not None,
                                     payload=answer.payload,
                                     report_batch_item_failures=self.config.report_batch_item_failures)
         stats = self.stats
         stats.batches += 1
         stats.messages += len(ids)
         stats.causes[decision.cause] = stats.causes.get(decision.cause, 0) + 1
-        stats.throttled_batches += decision.cause == processor.THROTTLED
-        stats.failed_batches += decision.cause == processor.FUNCTION_ERROR
-        stats.partial_batches += decision.cause == processor.PARTIAL_BATCH_FAILURE
-        stats.invalid_responses += decision.cause == processor.INVALID_BATCH_ITEM_FAILURES
-        if decision.cause == processor.INVALID_BATCH_ITEM_FAILURES:
+        stats.throttled_batches += decision.cause == Cause.THROTTLED
+        stats.failed_batches += decision.cause == Cause.FUNCTION_ERROR
+        stats.partial_batches += decision.cause == Cause.PARTIAL_BATCH_FAILURE
+        stats.invalid_responses += decision.cause == Cause.INVALID_BATCH_ITEM_FAILURES
+        if decision.cause == Cause.INVALID_BATCH_ITEM_FAILURES:
             self._log([f"Invalid batchItemFailures response, the whole batch returns to the queue: {decision.detail}"])
         if batch.duplicate:
             return  # the original copy is settled by its own batch

@@ -8,6 +8,7 @@ Lambda's lower-camel keys, ``md5OfBody``, ``eventSource``, ``eventSourceARN``, `
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +32,6 @@ def message_attribute(value: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"stringValue": value.get("StringValue"), "stringListValues": [],
                            "binaryListValues": [], "dataType": value.get("DataType")}
     if "BinaryValue" in value:
-        import base64
-
         raw = value["BinaryValue"]
         out["binaryValue"] = base64.b64encode(raw).decode() if isinstance(raw, (bytes, bytearray)) else raw
         out.pop("stringValue")

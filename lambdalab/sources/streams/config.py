@@ -10,25 +10,31 @@ with a ConfigurationError naming the mapping and the property.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from lambdalab.errors import ConfigurationError
-from lambdalab.sources.filtering import unsupported_operator
+from lambdalab.sources.mapping_config import (
+    MAX_BATCHING_WINDOW_S,
+    REPORT_BATCH_ITEM_FAILURES,
+    boolean,
+    filter_criteria,
+    filters,
+    int_in_range,
+    refuse_unknown,
+    response_types,
+    validation_error,
+)
 
 KINESIS, DYNAMODB = "kinesis", "dynamodb"
-REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 TRIM_HORIZON, LATEST, AT_TIMESTAMP = "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"
 STARTING_POSITIONS = {KINESIS: (TRIM_HORIZON, LATEST, AT_TIMESTAMP), DYNAMODB: (TRIM_HORIZON, LATEST)}
 DEFAULT_BATCH_SIZE = 100
 MAX_BATCH_SIZE = 10_000
-MAX_BATCHING_WINDOW_S = 300
 MAX_RETRY_ATTEMPTS = 10_000
 MIN_RECORD_AGE_S, MAX_RECORD_AGE_S = 60, 604_800
 MAX_PARALLELIZATION_FACTOR = 10
 MAX_TUMBLING_WINDOW_S = 900
-MAX_FILTERS = 5
 INFINITE = -1
 SUPPORTED_PROPERTIES = frozenset({
     "FunctionName", "EventSourceArn", "StartingPosition", "StartingPositionTimestamp", "BatchSize",
@@ -90,7 +96,7 @@ class StreamEventSourceConfig:
         if self.StartingPositionTimestamp is not None:
             props["StartingPositionTimestamp"] = self.StartingPositionTimestamp
         if self.FilterCriteria:
-            props["FilterCriteria"] = {"Filters": [{"Pattern": json.dumps(p)} for p in self.FilterCriteria]}
+            props["FilterCriteria"] = filter_criteria(self.FilterCriteria)
         if self.OnFailure:
             props["DestinationConfig"] = {"OnFailure": {"Destination": self.OnFailure}}
         return props
@@ -104,63 +110,6 @@ def stream_kind(props: dict[str, Any]) -> str | None:
     if arn.startswith("arn:aws:dynamodb:") and "/stream/" in arn:
         return DYNAMODB
     return None
-
-
-def validation_error(lid: str, prop: str, value: Any, constraint: str) -> ConfigurationError:
-    """AWS's request-validation wording: ``Value '0' at 'batchSize' failed to satisfy constraint: ...``."""
-    member = ".".join(part[0].lower() + part[1:] for part in prop.split("."))
-    return ConfigurationError(
-        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}",
-        lid, prop)
-
-
-def _int(lid: str, prop: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool):
-        raise ConfigurationError(f"must be an integer, got {value!r}", lid, prop)
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"must be an integer, got {value!r}", lid, prop) from None
-    if number < low:
-        raise validation_error(lid, prop, number, f"Member must have value greater than or equal to {low}")
-    if number > high:
-        raise validation_error(lid, prop, number, f"Member must have value less than or equal to {high}")
-    return number
-
-
-def _bool(lid: str, prop: str, value: Any) -> bool:
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"must be true or false, got {value!r}", lid, prop)
-    return value
-
-
-def _filters(lid: str, criteria: Any) -> tuple[dict[str, Any], ...]:
-    """``FilterCriteria: {Filters: [{Pattern: "<json>"}]}``; a pattern that is not JSON is rejected [FILTER]."""
-    if not criteria:
-        return ()
-    if not isinstance(criteria, dict) or set(criteria) - {"Filters"}:
-        raise ConfigurationError("must be {Filters: [{Pattern: ...}]}", lid, "FilterCriteria")
-    filters = criteria.get("Filters") or []
-    if len(filters) > MAX_FILTERS:
-        raise ConfigurationError(f"at most {MAX_FILTERS} filters are allowed, got {len(filters)}",
-                                 lid, "FilterCriteria.Filters")
-    patterns = []
-    for number, item in enumerate(filters):
-        pattern = item.get("Pattern") if isinstance(item, dict) else None
-        try:
-            parsed = json.loads(pattern) if isinstance(pattern, str) else pattern
-        except ValueError:
-            parsed = None
-        where = f"FilterCriteria.Filters[{number}].Pattern"
-        if not isinstance(parsed, dict):
-            raise ConfigurationError("Invalid filter pattern definition.", lid, where)
-        operator = unsupported_operator(parsed)
-        if operator:
-            raise ConfigurationError(f"filter operator {operator!r} is not supported locally", lid, where)
-        patterns.append(parsed)
-    return tuple(patterns)
 
 
 def _on_failure(lid: str, config: Any) -> str | None:
@@ -190,9 +139,7 @@ def _on_failure(lid: str, config: Any) -> str | None:
 def parse_mapping(lid: str, props: dict[str, Any], *, kind: str, stream_logical_id: str,
                   function_name: str) -> StreamEventSourceConfig:
     """Check one mapping's properties as CreateEventSourceMapping does for a stream source."""
-    unknown = sorted(set(props) - SUPPORTED_PROPERTIES)
-    if unknown:
-        raise ConfigurationError("property not supported locally for a stream event source", lid, unknown[0])
+    refuse_unknown(lid, props, SUPPORTED_PROPERTIES, "a stream event source")
     position = props.get("StartingPosition")
     if position is None:
         raise ConfigurationError("StartingPosition is required for Kinesis and DynamoDB Streams event sources",
@@ -205,38 +152,36 @@ def parse_mapping(lid: str, props: dict[str, Any], *, kind: str, stream_logical_
     if (position == AT_TIMESTAMP) != (timestamp is not None):
         raise ConfigurationError("StartingPositionTimestamp goes with StartingPosition AT_TIMESTAMP, and only then",
                                  lid, "StartingPositionTimestamp")
-    retries = _int(lid, "MaximumRetryAttempts", props.get("MaximumRetryAttempts", INFINITE), INFINITE,
-                   MAX_RETRY_ATTEMPTS)
-    age = _int(lid, "MaximumRecordAgeInSeconds", props.get("MaximumRecordAgeInSeconds", INFINITE), INFINITE,
-               MAX_RECORD_AGE_S)
+    retries = int_in_range(lid, "MaximumRetryAttempts", props.get("MaximumRetryAttempts", INFINITE), INFINITE,
+                           MAX_RETRY_ATTEMPTS)
+    age = int_in_range(lid, "MaximumRecordAgeInSeconds", props.get("MaximumRecordAgeInSeconds", INFINITE), INFINITE,
+                       MAX_RECORD_AGE_S)
     if age != INFINITE and age < MIN_RECORD_AGE_S:
         raise ConfigurationError(
             f"MaximumRecordAgeInSeconds must be either -1 (forever) or between {MIN_RECORD_AGE_S} and "
             f"{MAX_RECORD_AGE_S} (inclusive)", lid, "MaximumRecordAgeInSeconds")
-    tumbling = _int(lid, "TumblingWindowInSeconds", props.get("TumblingWindowInSeconds", 0), 0, MAX_TUMBLING_WINDOW_S)
+    tumbling = int_in_range(lid, "TumblingWindowInSeconds", props.get("TumblingWindowInSeconds", 0), 0,
+                            MAX_TUMBLING_WINDOW_S)
     if tumbling:
         raise ConfigurationError("tumbling windows are not supported locally", lid, "TumblingWindowInSeconds")
-    types = tuple(str(t) for t in props.get("FunctionResponseTypes") or ())
-    for value in types:
-        if value != REPORT_BATCH_ITEM_FAILURES:
-            raise validation_error(lid, "FunctionResponseTypes", value,
-                                   f"Member must satisfy enum value set: [{REPORT_BATCH_ITEM_FAILURES}]")
+    types = response_types(lid, props)
     return StreamEventSourceConfig(
         logical_id=lid, FunctionName=function_name, EventSourceArn=str(props["EventSourceArn"]), kind=kind,
         stream_logical_id=stream_logical_id, StartingPosition=str(position),
         StartingPositionTimestamp=float(timestamp) if timestamp is not None else None,
-        BatchSize=_int(lid, "BatchSize", props.get("BatchSize", DEFAULT_BATCH_SIZE), 1, MAX_BATCH_SIZE),
-        MaximumBatchingWindowInSeconds=_int(lid, "MaximumBatchingWindowInSeconds",
-                                            props.get("MaximumBatchingWindowInSeconds", 0), 0, MAX_BATCHING_WINDOW_S),
-        Enabled=_bool(lid, "Enabled", props.get("Enabled", True)),
-        FilterCriteria=_filters(lid, props.get("FilterCriteria")),
+        BatchSize=int_in_range(lid, "BatchSize", props.get("BatchSize", DEFAULT_BATCH_SIZE), 1, MAX_BATCH_SIZE),
+        MaximumBatchingWindowInSeconds=int_in_range(lid, "MaximumBatchingWindowInSeconds",
+                                                    props.get("MaximumBatchingWindowInSeconds", 0), 0,
+                                                    MAX_BATCHING_WINDOW_S),
+        Enabled=boolean(lid, "Enabled", props.get("Enabled", True)),
+        FilterCriteria=filters(lid, props.get("FilterCriteria")),
         TumblingWindowInSeconds=tumbling,
         MaximumRetryAttempts=retries,
         MaximumRecordAgeInSeconds=age,
-        BisectBatchOnFunctionError=_bool(lid, "BisectBatchOnFunctionError",
-                                         props.get("BisectBatchOnFunctionError", False)),
+        BisectBatchOnFunctionError=boolean(lid, "BisectBatchOnFunctionError",
+                                           props.get("BisectBatchOnFunctionError", False)),
         FunctionResponseTypes=types,
-        ParallelizationFactor=_int(lid, "ParallelizationFactor", props.get("ParallelizationFactor", 1), 1,
-                                   MAX_PARALLELIZATION_FACTOR),
+        ParallelizationFactor=int_in_range(lid, "ParallelizationFactor", props.get("ParallelizationFactor", 1), 1,
+                                           MAX_PARALLELIZATION_FACTOR),
         OnFailure=_on_failure(lid, props.get("DestinationConfig")),
     )

@@ -3,17 +3,18 @@
 Lambda sends metadata only (not the records): the invocation's request context, the last
 response, and ``KinesisBatchInfo`` or ``DDBStreamBatchInfo`` naming the shard, the first and last
 sequence numbers, their arrival times and the batch size, so the records can be read back from
-the stream while it still keeps them. SQS gets it as the message body, SNS as the message.
+the stream while it still keeps them. SQS gets it as the message body, SNS as the message
+(``lambdalab.sources.destinations`` publishes it).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lambdalab.clock import iso_timestamp
 from lambdalab.errors import ConfigurationError
 from lambdalab.sources.batchsender import Answer
+from lambdalab.sources.destinations import check_exists, publish, record_body
 from lambdalab.sources.streams.config import KINESIS
 from lambdalab.sources.streams.records import StreamRecord
 
@@ -51,24 +52,12 @@ def check(dataplane: Any, destination: str, logical_id: str) -> None:
     """Refuse a destination that does not exist in the data plane (Lambda checks it when the
     mapping is created or updated)."""
     try:
-        if destination.startswith("arn:aws:sqs:"):
-            _queue_url(dataplane, destination)
-        else:
-            dataplane.client("sns").get_topic_attributes(TopicArn=destination)
+        check_exists(dataplane, destination)
     except Exception as exc:  # botocore's ClientError: the queue or topic is not there
         raise ConfigurationError(f"the on-failure destination {destination} does not exist ({exc})",
                                  logical_id, "DestinationConfig.OnFailure.Destination") from None
 
 
-def _queue_url(dataplane: Any, arn: str) -> str:
-    parts = arn.split(":")
-    return str(dataplane.client("sqs").get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"])
-
-
 def deliver(dataplane: Any, destination: str, record: dict[str, Any]) -> None:
     """Send the record to an SQS queue or SNS topic (by ARN)."""
-    body = json.dumps(record)
-    if destination.startswith("arn:aws:sqs:"):
-        dataplane.client("sqs").send_message(QueueUrl=_queue_url(dataplane, destination), MessageBody=body)
-    else:
-        dataplane.client("sns").publish(TopicArn=destination, Message=body)
+    publish(dataplane, destination, record_body(destination, record))

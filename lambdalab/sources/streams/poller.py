@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING, Any
 from lambdalab.config import REGION
 from lambdalab.errors import ConfigurationError, NotSupportedLocally, api_error_of
 from lambdalab.observe.logstore import LogEvent
-from lambdalab.sources.base import update_changes
-from lambdalab.sources.batchsender import Answer, BatchSender, Delivery
+from lambdalab.sources.base import SourceContext, update_changes
+from lambdalab.sources.batchresponse import Cause
+from lambdalab.sources.batchsender import Answer, Delivery
 from lambdalab.sources.filtering import record_matches
+from lambdalab.sources.mappingpoller import MappingPoller
 from lambdalab.sources.streams import destinations, processor
 from lambdalab.sources.streams.config import KINESIS, UPDATABLE, StreamEventSourceConfig, parse_mapping
+from lambdalab.sources.streams.processor import Action, Condition
 from lambdalab.sources.streams.reader import ShardReader
 from lambdalab.sources.streams.records import (
     StreamRecord,
@@ -35,7 +38,6 @@ from lambdalab.sources.streams.records import (
 )
 
 if TYPE_CHECKING:
-    from lambdalab.cloud import LocalCloud
     from lambdalab.config import FunctionConfig
 
 LOG_STREAM = "lambdalab-streams"
@@ -78,27 +80,20 @@ class _Slot:
     window_ends: float | None = None
 
 
-class StreamPoller:
+class StreamPoller(MappingPoller[MappingStats]):
     """Polls one Kinesis stream or DynamoDB stream for one function; the clock calls ``poll``."""
 
-    def __init__(self, cloud: LocalCloud, config: StreamEventSourceConfig, function: FunctionConfig,
+    stats_type = MappingStats
+    config: StreamEventSourceConfig
+
+    def __init__(self, context: SourceContext, config: StreamEventSourceConfig, function: FunctionConfig,
                  stream_name: str | None, uuid: str):
-        self.config = config
-        self.function = function
-        self.uuid = uuid
-        self.stats = MappingStats()
-        self.source = f"{config.kind}:{config.stream_logical_id}"
+        super().__init__(context, config, function, uuid, f"{config.kind}:{config.stream_logical_id}")
         self.stream_name = stream_name
-        self.last_modified = cloud.clock.now()
-        self._clock = cloud.clock
-        self._dataplane = cloud.dataplane
-        self._service = cloud.service
-        self._reader = ShardReader(cloud.dataplane, config, stream_name)
+        self._reader = ShardReader(context.dataplane, config, stream_name)
         self._slots = {
             shard: [_Slot(shard) for _ in range(config.ParallelizationFactor)] for shard in self._reader.shard_ids
         }
-        self._sender = BatchSender(cloud.service, function, self.source)
-        self._closed = False
 
     @property
     def shard_ids(self) -> list[str]:
@@ -118,15 +113,12 @@ class StreamPoller:
         for _, batch in due:  # ids in shard and slot order, before any thread starts
             batch.invokes += 1
             batch.last_request_id = self._service.request_ids.next()
-            deliveries.append(Delivery(batch_payload(batch.records), batch.last_request_id, batch.invokes, start))
-        answers = self._sender.send(deliveries)
+            deliveries.append(Delivery(self.function, batch_payload(batch.records), batch.last_request_id,
+                                       self.source, batch.invokes))
+        answers = self._sender.send(deliveries, start)
         for (slot, batch), answer in zip(due, answers, strict=True):
             self._settle(slot, batch, answer)
         return True
-
-    def close(self) -> None:
-        self._closed = True
-        self._sender.close()
 
     # -- reading and batching ------------------------------------------------------------------
     def _read(self, now: float) -> None:
@@ -167,7 +159,7 @@ class StreamPoller:
             old = processor.expired([r.arrival for r in batch.records], now, maximum_record_age=self._maximum_age())
             if not old:
                 return batch
-            self._discard(batch, batch.records[:old], processor.RECORD_AGE_EXCEEDED)
+            self._discard(batch, batch.records[:old], Condition.RECORD_AGE_EXCEEDED)
             batch.records = batch.records[old:]
             if not batch.records:
                 slot.batches.popleft()
@@ -203,25 +195,25 @@ class StreamPoller:
         stats.invocations += 1
         stats.records += len(batch.records)
         stats.causes[decision.cause] = stats.causes.get(decision.cause, 0) + 1
-        stats.throttled_batches += decision.cause == processor.THROTTLED
-        stats.failed_batches += decision.cause in (processor.FUNCTION_ERROR, processor.INVALID_BATCH_ITEM_FAILURES)
-        stats.partial_batches += decision.cause == processor.PARTIAL_BATCH_FAILURE
+        stats.throttled_batches += decision.cause == Cause.THROTTLED
+        stats.failed_batches += decision.cause in (Cause.FUNCTION_ERROR, Cause.INVALID_BATCH_ITEM_FAILURES)
+        stats.partial_batches += decision.cause == Cause.PARTIAL_BATCH_FAILURE
         if not answer.throttled:
             stats.deliveries.update(str(r.event["eventID"]) for r in batch.records)
-        if decision.cause == processor.INVALID_BATCH_ITEM_FAILURES:
+        if decision.cause == Cause.INVALID_BATCH_ITEM_FAILURES:
             self._log(f"Invalid batchItemFailures response, the whole batch is retried: {decision.detail}")
         stats.checkpointed += decision.checkpointed
         rest = batch.records[decision.checkpointed:]
         batch.last_answer = answer
-        if decision.action == processor.CHECKPOINT:
+        if decision.action == Action.CHECKPOINT:
             slot.batches.popleft()
             slot.failures, slot.retry_at = 0, None
             self._maybe_replay(slot, batch)
-        elif decision.action == processor.DISCARD:
+        elif decision.action == Action.DISCARD:
             slot.batches.popleft()
             slot.failures, slot.retry_at = 0, None
-            self._discard(batch, rest, decision.condition or processor.RETRY_ATTEMPTS_EXHAUSTED)
-        elif decision.action == processor.BISECT:
+            self._discard(batch, rest, decision.condition or Condition.RETRY_ATTEMPTS_EXHAUSTED)
+        elif decision.action == Action.BISECT:
             stats.bisected += 1
             slot.batches.popleft()
             halves = [_Batch(part, decision.retries, batch.invokes, answer, batch.last_request_id)
@@ -239,10 +231,8 @@ class StreamPoller:
 
     def _maybe_replay(self, slot: _Slot, batch: _Batch) -> None:
         """The replay fault: a checkpointed batch is delivered once more, as after a lost checkpoint."""
-        from lambdalab.service.faults import take_source_fault
-
         names = (self.config.stream_logical_id, self.stream_name or "", self.config.EventSourceArn)
-        if take_source_fault(self._service, "replay", *names):
+        if self._service.faults.take_source_fault("replay", *names):
             self.stats.replays += 1
             slot.batches.appendleft(_Batch(list(batch.records)))
 

@@ -19,39 +19,43 @@ Rules [KIN],[KIN-ONF],[DDB]:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
+from lambdalab.sources.batchresponse import ITEM_IDENTIFIER, Cause, reported_failures
 from lambdalab.sources.batchsender import Answer
+from lambdalab.strenum import StrEnum
 
-# Why an invoke ended as it did (the engine's words; AWS documents the rules, not these names).
-SUCCESS = "Success"
-FUNCTION_ERROR = "FunctionError"
-THROTTLED = "Throttled"
-PARTIAL_BATCH_FAILURE = "PartialBatchFailure"
-INVALID_BATCH_ITEM_FAILURES = "InvalidBatchItemFailures"
-# What the poller does next.
-CHECKPOINT, RETRY, BISECT, DISCARD = "checkpoint", "retry", "bisect", "discard"
-# ``condition`` of the on-failure record: AWS documents RetryAttemptsExhausted [KIN]; the age
-# condition's name is UNCONFIRMED in AWS's docs (the name other emulators use).
-RETRY_ATTEMPTS_EXHAUSTED = "RetryAttemptsExhausted"
-RECORD_AGE_EXCEEDED = "MaximumRecordAgeExceeded"
-ITEM_IDENTIFIER = "itemIdentifier"
 INFINITE = -1
 MAX_BACKOFF_S = 60.0
+
+
+class Action(StrEnum):
+    """What the poller does next with a batch."""
+
+    CHECKPOINT = "checkpoint"
+    RETRY = "retry"
+    BISECT = "bisect"
+    DISCARD = "discard"
+
+
+class Condition(StrEnum):
+    """``condition`` of the on-failure record: AWS documents RetryAttemptsExhausted [KIN]; the age
+    condition's name is UNCONFIRMED in AWS's docs (the name other emulators use)."""
+
+    RETRY_ATTEMPTS_EXHAUSTED = "RetryAttemptsExhausted"
+    RECORD_AGE_EXCEEDED = "MaximumRecordAgeExceeded"
 
 
 @dataclass(frozen=True)
 class Decision:
     """``checkpointed`` leading records are done; what happens to the rest is ``action``."""
 
-    action: str  # checkpoint | retry | bisect | discard
-    cause: str
+    action: Action
+    cause: Cause
     checkpointed: int = 0
     retries: int = 0  # retries the remaining records have used, after this decision
     split: int = 0  # for bisect: how many records go in the first half
-    condition: str | None = None  # for discard
+    condition: Condition | None = None  # for discard
     detail: str = ""
 
 
@@ -60,67 +64,49 @@ def decide(sequences: list[int], answer: Answer, *, retries: int, maximum_retry_
     """The fate of a batch (its sequence numbers, in order) after one invoke; ``retries`` is how many
     retries its records have used so far."""
     if answer.throttled:
-        return Decision(RETRY, THROTTLED, retries=retries, detail=answer.reason or "")
+        return Decision(Action.RETRY, Cause.THROTTLED, retries=retries, detail=answer.reason or "")
     if answer.function_error:
-        return _failed(len(sequences), 0, FUNCTION_ERROR, retries, maximum_retry_attempts, bisect)
+        return _failed(len(sequences), 0, Cause.FUNCTION_ERROR, retries, maximum_retry_attempts, bisect)
     if not report_batch_item_failures:
-        return Decision(CHECKPOINT, SUCCESS, checkpointed=len(sequences))
+        return Decision(Action.CHECKPOINT, Cause.SUCCESS, checkpointed=len(sequences))
     lowest, problem = lowest_failure(answer.payload, sequences)
     if problem:
-        return _failed(len(sequences), 0, INVALID_BATCH_ITEM_FAILURES, retries, maximum_retry_attempts, bisect,
+        return _failed(len(sequences), 0, Cause.INVALID_BATCH_ITEM_FAILURES, retries, maximum_retry_attempts, bisect,
                        problem)
     if lowest is None:
-        return Decision(CHECKPOINT, SUCCESS, checkpointed=len(sequences))
+        return Decision(Action.CHECKPOINT, Cause.SUCCESS, checkpointed=len(sequences))
     done = sequences.index(lowest)
     if bisect and done:  # split at the reported number: the rest is retried, and a split is no retry
-        return Decision(RETRY, PARTIAL_BATCH_FAILURE, checkpointed=done, retries=retries)
+        return Decision(Action.RETRY, Cause.PARTIAL_BATCH_FAILURE, checkpointed=done, retries=retries)
     # the first record failed: nothing to split at, so a bisecting mapping halves the batch
-    return _failed(len(sequences), done, PARTIAL_BATCH_FAILURE, retries, maximum_retry_attempts, bisect)
+    return _failed(len(sequences), done, Cause.PARTIAL_BATCH_FAILURE, retries, maximum_retry_attempts, bisect)
 
 
-def _failed(size: int, done: int, cause: str, retries: int, maximum: int, bisect: bool,
+def _failed(size: int, done: int, cause: Cause, retries: int, maximum: int, bisect: bool,
             detail: str = "") -> Decision:
     if bisect and size - done > 1:
-        return Decision(BISECT, cause, checkpointed=done, retries=retries, split=(size - done + 1) // 2,
+        return Decision(Action.BISECT, cause, checkpointed=done, retries=retries, split=(size - done + 1) // 2,
                         detail=detail)
     used = retries + 1
     if maximum != INFINITE and used > maximum:
-        return Decision(DISCARD, cause, checkpointed=done, retries=used, condition=RETRY_ATTEMPTS_EXHAUSTED,
-                        detail=detail)
-    return Decision(RETRY, cause, checkpointed=done, retries=used, detail=detail)
+        return Decision(Action.DISCARD, cause, checkpointed=done, retries=used,
+                        condition=Condition.RETRY_ATTEMPTS_EXHAUSTED, detail=detail)
+    return Decision(Action.RETRY, cause, checkpointed=done, retries=used, detail=detail)
 
 
 def lowest_failure(payload: bytes, sequences: list[int]) -> tuple[int | None, str]:
     """The lowest reported sequence number, or a reason why the response fails the whole batch."""
-    text = payload.decode(errors="replace").strip() if payload else ""
-    if not text:
-        return None, ""
-    try:
-        response: Any = json.loads(text)
-    except ValueError:
-        return None, "the response is not valid JSON"
-    if not isinstance(response, dict):
-        return None, ""
-    items = response.get("batchItemFailures")
-    if items is None:
-        return None, ""
-    if not isinstance(items, list):
-        return None, "batchItemFailures is not a list"
-    known, reported = set(sequences), []
-    for item in items:
-        if not isinstance(item, dict) or ITEM_IDENTIFIER not in item:
-            return None, f"an item has no {ITEM_IDENTIFIER}: {json.dumps(item)[:200]}"
-        identifier = item[ITEM_IDENTIFIER]
-        if identifier is None or identifier == "":
-            return None, f"an {ITEM_IDENTIFIER} is empty or null"
+    known = set(sequences)
+
+    def problem_of(identifier: object) -> str:
         try:
             number = int(str(identifier))
         except ValueError:
-            return None, f"{ITEM_IDENTIFIER} {identifier!r} is not a sequence number"
-        if number not in known:
-            return None, f"{ITEM_IDENTIFIER} {identifier!r} is not a record of the batch"
-        reported.append(number)
-    return (min(reported) if reported else None), ""
+            return f"{ITEM_IDENTIFIER} {identifier!r} is not a sequence number"
+        return "" if number in known else f"{ITEM_IDENTIFIER} {identifier!r} is not a record of the batch"
+
+    reported, problem = reported_failures(payload, problem_of)
+    return (min(int(str(i)) for i in reported) if reported else None), problem
 
 
 def expired(arrivals: list[float], now: float, *, maximum_record_age: int = INFINITE) -> int:

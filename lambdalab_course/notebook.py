@@ -1,0 +1,45 @@
+"""What a notebook calls: a local cloud and lab modules from ``labs/`` (or, with
+``LAMBDALAB_TARGET=solutions``, the reference solutions its committed outputs show), and the grade
+table of its last cell."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lambdalab_course.layout import find_root, load_module
+from lambdalab_course.report import markdown
+from lambdalab_course.runner import run_checks
+from lambdalab_course.targets import code_path_for, target_from_environment
+
+
+def course_cloud(template: str | Path = "../template.yaml", **kwargs: Any) -> Any:
+    """A local cloud for a notebook: it runs ``labs/`` (the learner's code) or, when
+    ``LAMBDALAB_TARGET=solutions``, the reference solutions, which is what committed outputs show."""
+    from lambdalab import LocalCloud
+
+    return LocalCloud.start(template, code_path=code_path_for(target_from_environment()), **kwargs)
+
+
+def course_module(relative: str, root: str | Path | None = None) -> Any:
+    """Import a lab file for a notebook (e.g. a client library), from ``labs/`` or, when
+    ``LAMBDALAB_TARGET=solutions``, from ``solutions/``."""
+    base = Path(root) if root else find_root(Path.cwd())
+    return load_module(base / target_from_environment() / relative)
+
+
+def grade(lab: str, target: str | None = None, root: str | Path | None = None) -> dict[str, Any]:
+    """For a notebook's last cell: grade one lab and print its table.
+
+    The target comes from ``LAMBDALAB_TARGET`` (default ``labs``): the kit's CI sets
+    ``solutions``; an instructor's CI leaves it, so the notebook passes only on full marks.
+    Hidden checks are left out: the table must match the notebook's committed outputs even where a
+    grading job has fetched them, and a learner's table must not show them.
+    """
+    chosen = target or target_from_environment()
+    base = Path(root) if root else find_root(Path.cwd())
+    with tempfile.TemporaryDirectory() as scratch:
+        report = run_checks(base, lab, chosen, Path(scratch) / "grade-report", hidden=False)
+    print(markdown(report))
+    return report
