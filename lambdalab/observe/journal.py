@@ -11,15 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lambdalab.strenum import StrEnum
-
-
-class Outcome(StrEnum):
-    """How an attempt ended, in the words of Lambda's metrics (Invocations, Errors, Throttles)."""
-
-    SUCCESS = "Success"
-    ERROR = "Error"
-    THROTTLED = "Throttled"
+from lambdalab.observe.outcome import Outcome
+from lambdalab.observe.timeline import plot_timeline
 
 
 @dataclass(frozen=True)
@@ -112,6 +105,4 @@ class Journal:
         return "\n".join(lines)
 
     def plot(self, function: str | None = None, ax: Any = None, title: str | None = None) -> Any:
-        from lambdalab.observe.timeline import plot_timeline  # lazy: the timeline imports this module
-
         return plot_timeline(self.invocations(function), self.origin, ax=ax, title=title)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lambdalab.observe.journal import Invocation, Outcome
+from lambdalab.observe.outcome import Outcome
+
+if TYPE_CHECKING:
+    from lambdalab.observe.journal import Invocation
 
 COLOURS = {Outcome.SUCCESS: "tab:green", Outcome.ERROR: "tab:orange", Outcome.THROTTLED: "tab:red"}
 MIN_WIDTH_S = 0.02  # so a 1 ms invocation is still visible...
