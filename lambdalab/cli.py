@@ -38,7 +38,8 @@ def cmd_up(args: argparse.Namespace, companion: Companion | None = None) -> int:
     log_dir = _project_root(template) / ".lambdalab" / "logs"
     for stale in log_dir.glob("*.log"):  # each session starts its log files fresh
         stale.unlink()
-    cloud = LocalCloud.start(template, clock="real", quiet=False, log_dir=log_dir)
+    cloud = LocalCloud.start(template, clock="real", quiet=False, log_dir=log_dir,
+                             parameter_overrides=_parameter_overrides(args))
     print(f"lambdalab: up in {time.perf_counter() - began:.1f} s\n", flush=True)
     print(describe(cloud), flush=True)
     stop = threading.Event()
@@ -105,7 +106,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
             print(f"lambdalab: event file {args.event} is not valid JSON: {exc}", file=sys.stderr)
             return 2
-    with LocalCloud.start(args.template) as cloud:
+    with LocalCloud.start(args.template, parameter_overrides=_parameter_overrides(args)) as cloud:
         try:
             result = cloud.invoke(args.function, event, log_type="Tail")
         except AwsApiError as exc:
@@ -141,7 +142,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_template_check(args: argparse.Namespace) -> int:
     from lambdalab.template.check import check_template  # lazy: cfn-lint takes ~0.4 s to import
 
-    findings = check_template(Path(args.template))
+    findings = check_template(Path(args.template), _parameter_overrides(args))
     for finding in findings:
         print(finding)
     errors = sum(f.is_error for f in findings)
@@ -149,14 +150,28 @@ def cmd_template_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0  # warnings are advice: they do not fail the check
 
 
+def _parameter_overrides(args: argparse.Namespace) -> dict[str, str]:
+    from lambdalab.template.parameters import parse_overrides  # lazy: `logs` and `--help` need no engine
+
+    return parse_overrides(getattr(args, "parameter_overrides", None) or [])
+
+
+def _with_parameter_overrides(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    command.add_argument("--parameter-overrides", nargs="+", metavar="KEY=VALUE", default=[],
+                         help="values for the template's parameters, as `sam local` takes them")
+    return command
+
+
 def parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
     """The engine's commands; ``extend`` gets the subparsers to add more (the course's)."""
     p = argparse.ArgumentParser(prog="lambdalab", description="AWS Lambda's invocation models, locally.")
     p.add_argument("--template", default="template.yaml", help="SAM template (default: template.yaml)")
     sub = p.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="run the local cloud in real time and print its endpoints")
+    up = _with_parameter_overrides(
+        sub.add_parser("up", help="run the local cloud in real time and print its endpoints"))
     up.set_defaults(run=cmd_up)
-    inv = sub.add_parser("invoke", help="invoke a function once and print its payload and log tail")
+    inv = _with_parameter_overrides(
+        sub.add_parser("invoke", help="invoke a function once and print its payload and log tail"))
     inv.add_argument("function")
     inv.add_argument("--event", help="JSON file with the event")
     inv.set_defaults(run=cmd_invoke)
@@ -165,7 +180,7 @@ def parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentPars
     logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
     logs.add_argument("--follow", "-f", action="store_true")
     logs.set_defaults(run=cmd_logs)
-    tpl = sub.add_parser("template", help="check a template offline")
+    tpl = _with_parameter_overrides(sub.add_parser("template", help="check a template offline"))
     tpl.add_argument("action", choices=("check",))
     tpl.add_argument("file", nargs="?", help="template file (default: --template)")
     tpl.set_defaults(run=cmd_template_check)

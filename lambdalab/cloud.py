@@ -92,6 +92,7 @@ class LocalCloud:
         quiet: bool = True,
         log_dir: Path | None = None,
         env_vars: dict[str, dict[str, str]] | None = None,
+        parameter_overrides: dict[str, Any] | None = None,
     ) -> LocalCloud:
         """Provision ``template`` on a fresh moto server and start serving its functions.
 
@@ -99,10 +100,12 @@ class LocalCloud:
         ``code_path`` rewrites each function's CodeUri (e.g. point labs/ at solutions/).
         ``env_vars`` overrides environment variables per function logical id, like
         ``sam local invoke --env-vars``: ``{"OrdersFunction": {"PAYMENT_LATENCY_MS": "200"}}``.
+        ``parameter_overrides`` gives the template's parameters their values, like
+        ``sam local --parameter-overrides``: ``{"Stage": "dev"}``.
         """
         if clock not in ("virtual", "real"):
             raise ConfigurationError(f"clock must be 'virtual' or 'real', got {clock!r}")
-        model, dataplane = provision(template, code_path, env_vars)
+        model, dataplane = provision(template, code_path, env_vars, parameter_overrides)
         try:
             the_clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
             cloud = cls(model, dataplane, the_clock, seed=seed if clock == "virtual" else None,
@@ -112,6 +115,8 @@ class LocalCloud:
             raise
         cloud._point_process_here()
         cloud._warn_runtime_once()
+        if model.notices():
+            print("lambdalab: accepted but not emulated locally: " + "; ".join(model.notices()), file=sys.stderr)
         heap.cloud_started()
         global _open_cloud
         with _open_cloud_lock:
@@ -181,6 +186,7 @@ class LocalCloud:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             **self.client_environment(),
+            **_layers_and_tracing(self.model.layer_paths.get(fn.logical_id, ())),
             **fn.Environment,
             **self.model.env_overrides.get(fn.logical_id, {}),
         }
@@ -326,11 +332,22 @@ def _mapping_source(mapping: SqsPoller | StreamPoller) -> str:
     return mapping.config.stream_logical_id
 
 
+def _layers_and_tracing(layer_paths: tuple[Path, ...]) -> dict[str, str]:
+    """Layers on the import path as ``/opt/python`` would be, and an unsampled X-Ray trace header
+    (Lambda sets one for every invocation), so the X-Ray SDK and Powertools' tracer run quietly."""
+    env = {"_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0",
+           "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR"}
+    if layer_paths:
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in layer_paths)
+    return env
+
+
 def provision(template: str | Path, code_path: Callable[[str], str] | None = None,
-              env_vars: dict[str, dict[str, str]] | None = None) -> tuple[CloudModel, DataPlane]:
+              env_vars: dict[str, dict[str, str]] | None = None,
+              parameter_overrides: dict[str, Any] | None = None) -> tuple[CloudModel, DataPlane]:
     """The template's model, its resources deployed on a fresh, running data plane (``LocalCloud.start``
     without the cloud). moto's state is process-wide, so the cloud open in this process is closed first."""
-    model = build_model(load_template(template), code_path)
+    model = build_model(load_template(template), code_path, parameter_overrides)
     model.env_overrides = dict(env_vars or {})
     for lid, variables in model.env_overrides.items():
         check_environment_keys(lid, variables)

@@ -1,8 +1,10 @@
 """Create a template's data-plane resources (S3, SQS, SNS, Kinesis, DynamoDB, SSM) in moto.
 
 One small class per resource type: the properties it accepts (anything else is refused by name),
-its physical name, how to create it and which ``Ref``/``Fn::GetAtt`` values it answers. Physical
-names are deterministic (the logical id), so notebooks print the same names every run.
+those it accepts without emulating them (encryption at rest and the like: nothing a function can
+observe changes, and the start notice lists them), its physical name, how to create it and which
+``Ref``/``Fn::GetAtt`` values it answers. Physical names are deterministic (the logical id), so
+notebooks print the same names every run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from lambdalab.config import ACCOUNT_ID, REGION
 from lambdalab.errors import ConfigurationError
 
 ClientFactory = Callable[[str], Any]
+ENCRYPTION = "encryption at rest"
 
 
 class ResourceType:
@@ -25,17 +28,27 @@ class ResourceType:
 
     type_name: ClassVar[str]
     properties: ClassVar[frozenset[str]]
+    # Accepted, not emulated: property -> what it is, for the start notice.
+    not_emulated: ClassVar[dict[str, str]] = {}
 
     def __init__(self, logical_id: str, props: dict[str, Any]):
         self.logical_id = logical_id
         self.props = props
 
+    def unsupported(self) -> list[ConfigurationError]:
+        """A refusal for each property neither emulated nor accepted."""
+        unknown = sorted(set(self.props) - self.properties - set(self.not_emulated))
+        return [ConfigurationError(f"property not supported locally for {self.type_name}", self.logical_id, name)
+                for name in unknown]
+
     def check(self) -> None:
-        unknown = sorted(set(self.props) - self.properties)
-        if unknown:
-            raise ConfigurationError(
-                f"property not supported locally for {self.type_name}", self.logical_id, unknown[0]
-            )
+        unsupported = self.unsupported()
+        if unsupported:
+            raise unsupported[0]
+
+    def accepted_not_emulated(self) -> list[tuple[str, str]]:
+        """(property, what it is) for each property given that is accepted but not emulated."""
+        return [(name, what) for name, what in self.not_emulated.items() if name in self.props]
 
     def create(self, clients: ClientFactory) -> dict[str, Any]:
         """Create it; returns its attributes, with "Ref" for what ``!Ref`` gives."""
@@ -67,6 +80,7 @@ def _tags(props: dict[str, Any]) -> list[dict[str, str]]:
 class Bucket(ResourceType):
     type_name = "AWS::S3::Bucket"
     properties = frozenset({"BucketName", "VersioningConfiguration", "Tags"})
+    not_emulated = {"BucketEncryption": ENCRYPTION}
 
     def create(self, clients: ClientFactory) -> dict[str, Any]:
         name = self.props.get("BucketName") or f"lambdalab-{self.logical_id.lower()}"
@@ -92,6 +106,9 @@ class Queue(ResourceType):
         "DeduplicationScope", "FifoThroughputLimit",
     )
     properties = frozenset({"QueueName", "Tags", *_attributes})
+    not_emulated = {"SqsManagedSseEnabled": ENCRYPTION, "KmsMasterKeyId": ENCRYPTION,
+                    "KmsDataKeyReusePeriodSeconds": ENCRYPTION,
+                    "RedriveAllowPolicy": "which queues may use it as a dead-letter queue"}
 
     def create(self, clients: ClientFactory) -> dict[str, Any]:
         fifo = bool(self.props.get("FifoQueue"))
@@ -112,6 +129,7 @@ class Queue(ResourceType):
 class Topic(ResourceType):
     type_name = "AWS::SNS::Topic"
     properties = frozenset({"TopicName", "DisplayName", "FifoTopic", "ContentBasedDeduplication", "Tags"})
+    not_emulated = {"KmsMasterKeyId": ENCRYPTION, "TracingConfig": "X-Ray tracing"}
 
     def create(self, clients: ClientFactory) -> dict[str, Any]:
         fifo = bool(self.props.get("FifoTopic"))
@@ -124,6 +142,7 @@ class Topic(ResourceType):
 class Stream(ResourceType):
     type_name = "AWS::Kinesis::Stream"
     properties = frozenset({"Name", "ShardCount", "RetentionPeriodHours", "StreamModeDetails", "Tags"})
+    not_emulated = {"StreamEncryption": ENCRYPTION}
 
     def create(self, clients: ClientFactory) -> dict[str, Any]:
         name = self.props.get("Name") or self.logical_id
@@ -140,6 +159,7 @@ class Table(ResourceType):
         "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification",
     )
     properties = frozenset({"TableName", "TimeToLiveSpecification", "Tags", *_passed})
+    not_emulated = {"SSESpecification": ENCRYPTION, "PointInTimeRecoverySpecification": "point-in-time recovery"}
 
     def create(self, clients: ClientFactory) -> dict[str, Any]:
         name = self.props.get("TableName") or self.logical_id
@@ -181,4 +201,14 @@ NOT_ENFORCED_TYPES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] =
     "AWS::Lambda::Permission": lambda lid, p: {"Ref": lid},
     "AWS::SQS::QueuePolicy": lambda lid, p: {"Ref": lid},
     "AWS::SNS::TopicPolicy": lambda lid, p: {"Ref": lid},
+    "AWS::Lambda::LayerVersionPermission": lambda lid, p: {"Ref": lid},
+}
+
+# Accepted, with nothing behind them locally (the start notice lists them): type -> (what it is,
+# its Ref/GetAtt values).
+NOT_EMULATED_TYPES: dict[str, tuple[str, Callable[[str, dict[str, Any]], dict[str, Any]]]] = {
+    "AWS::Logs::LogGroup": ("a log group (logs stay in cloud.logs())", lambda lid, p: {
+        "Ref": p.get("LogGroupName", lid),
+        "Arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{p.get('LogGroupName', lid)}:*",
+    }),
 }

@@ -37,11 +37,49 @@ class Invocation:
         return self.end - self.start
 
 
+@dataclass(frozen=True)
+class Call:
+    """One AWS SDK call a function made (virtual clock only): ``outcome`` is ``"ok"`` or the error
+    code (``ConditionalCheckFailedException``), ``"crashed"`` when the process died at it."""
+
+    function: str
+    request_id: str
+    service: str
+    operation: str
+    start: float  # virtual epoch seconds
+    end: float
+    outcome: str
+
+    @property
+    def name(self) -> str:
+        """As boto3 and the faults name it: ``dynamodb:PutItem``."""
+        return f"{self.service}:{self.operation}"
+
+
 class Journal:
     def __init__(self, origin: float):
         self.origin = origin
         self._items: list[Invocation] = []
+        self._calls: list[Call] = []
         self._lock = threading.Lock()
+
+    def record_call(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def calls(self, function: str | None = None) -> list[Call]:
+        """Every AWS call functions made, in the order they were made (virtual clock only)."""
+        with self._lock:
+            calls = list(self._calls)
+        return [c for c in calls if function is None or c.function == function]
+
+    def calls_table(self, function: str | None = None) -> str:
+        """Who called what, when: one line per call, times in ms from the cloud's start."""
+        lines = [f"{'ms':>8}  {'function':20} {'request':10} {'call':28} outcome"]
+        for c in self.calls(function):
+            lines.append(f"{(c.start - self.origin) * 1000:8.0f}  {c.function:20} {c.request_id[:8]:10} "
+                         f"{c.name:28} {c.outcome}")
+        return "\n".join(lines) if len(lines) > 1 else "(no calls)"
 
     def record(self, item: Invocation) -> None:
         with self._lock:
@@ -72,6 +110,7 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._calls.clear()
 
     def rows(self, function: str | None = None, precision: int = 0) -> list[dict[str, Any]]:
         """Plain rows for printing; times are offsets from the cloud's start, rounded. A ``stop``

@@ -10,10 +10,12 @@ writes (``print``, ``logging``, raw writes to fd 1/2) goes to fd 1/2, which the 
 log lines; a multi-line log event is written with ``\\r`` between its lines, as the runtime's
 standard log sink does. Wire format, one header line then exactly ``length`` bytes::
 
-    parent -> runtime  I <request id> <length> <remaining ms> <clock offset ms> <client context|->
+    parent -> runtime  I <request id> <length> <remaining ms> <clock offset ms> <client context|-> <now ms>
     runtime -> parent  N|R <ok|error> <length> <max memory used MB> [<error type>]
 
-``N`` answers Init, ``R`` an invocation.
+``N`` answers Init, ``R`` an invocation. On the virtual clock, ``points.py`` (beside this file)
+adds questions (``P``, answered ``G``) and notes (``T``) at every AWS SDK call and sleep, and the
+handler's clock is the engine's.
 """
 
 from __future__ import annotations
@@ -351,19 +353,40 @@ def invoke(handler: Any, request_id: str, body: bytes, function_arn: str, deadli
     return "error", _encoder.encode(error).encode(), error["errorType"]
 
 
-def serve(handler: Any, requests: Any, response_fd: int, function_arn: str) -> None:
+def serve(handler: Any, requests: Any, response_fd: int, function_arn: str, points: Any = None) -> None:
     global _request_id, _clock_offset_s
     while True:
         header = requests.readline()
         if not header:
             return
-        _, request_id, length, remaining_ms, offset_ms, client_context = header.decode().split()
+        _, request_id, length, remaining_ms, offset_ms, client_context, now_ms = header.decode().split()
         body = requests.read(int(length))
-        _request_id, _clock_offset_s = request_id, int(offset_ms) / 1000
+        _request_id = request_id
+        if points is not None:  # the handler's clock is the engine's: no offset to add
+            points.clock.move_to(int(now_ms) / 1000)
+            points.channel.activate()
+        else:
+            _clock_offset_s = int(offset_ms) / 1000
         deadline_ms = int(time.time() * 1000) + int(remaining_ms)
         status, payload, error_type = invoke(handler, request_id, body, function_arn, deadline_ms,
                                              None if client_context == "-" else client_context)
+        if points is not None:
+            points.channel.freeze()
         _send(response_fd, "R", status, payload, error_type)
+
+
+def _load_points(requests: Any, response_fd: int, now_ms: int) -> Any:
+    """``points.py`` from this runtime's folder (not the handler's path), with its channel."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "points.py")
+    spec = importlib.util.spec_from_file_location("_lambdalab_points", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    send = lambda kind, data: _send(response_fd, kind, "ok", data)  # noqa: E731
+    module.__dict__["channel"] = module.install(requests, send, now_ms / 1000)
+    return module
 
 
 def _limit_resources(address_space_mb: int) -> None:
@@ -382,9 +405,9 @@ def _limit_resources(address_space_mb: int) -> None:
 def main() -> None:
     global _stdout, _clock_offset_s, _memory
     _memory = MemoryGauge()
-    request_fd, response_fd, handler_name, function_arn, address_space_mb, offset_ms = sys.argv[1:7]
+    request_fd, response_fd, handler_name, function_arn, address_space_mb, offset_ms, clock, now_ms = sys.argv[1:9]
     del sys.argv[1:]
-    _clock_offset_s = int(offset_ms) / 1000
+    _clock_offset_s = int(offset_ms) / 1000 if clock != "virtual" else 0.0
     sys.path[0] = os.getcwd()  # the code directory (Lambda's /var/task), not this runtime's
     _limit_resources(int(address_space_mb))
     out = int(response_fd)
@@ -393,17 +416,23 @@ def main() -> None:
     _stdout = sys.stdout = _text_stream(1)
     sys.stderr = _text_stream(2)
     _setup_logging()
+    requests = open(int(request_fd), "rb")  # noqa: SIM115 - read for the life of the process
+    points = _load_points(requests, out, int(now_ms)) if clock == "virtual" else None
     try:
         handler = get_handler(handler_name)
     except Exception as exc:
         error = _error_from(exc, None)
         logging.warning(LAMBDA_WARNING)
         _log_error(error)
+        if points is not None:
+            points.channel.freeze()
         _send(out, "N", "error", _encoder.encode(error).encode(), error["errorType"])
         os._exit(1)
+    if points is not None:
+        points.channel.freeze()
     _send(out, "N", "ok", b"")
-    with open(int(request_fd), "rb") as requests:
-        serve(handler, requests, out, function_arn)
+    with requests:
+        serve(handler, requests, out, function_arn, points)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,15 @@ from lambdalab.runtime.outcomes import (
     init_failed,
     timed_out,
 )
-from lambdalab.runtime.process import GARBLED, OUT_OF_MEMORY, TIMED_OUT, FunctionProcess, Message, Stopped
+from lambdalab.runtime.process import (
+    GARBLED,
+    OUT_OF_MEMORY,
+    TIMED_OUT,
+    FunctionProcess,
+    Message,
+    PointHandler,
+    Stopped,
+)
 
 __all__ = ["MEMORY_LIMIT_ENFORCED", "EnvironmentShutDown", "ExecutionEnvironment", "InvocationResult"]
 
@@ -70,6 +78,7 @@ class ExecutionEnvironment:
     log_group: str
     log_stream: str
     init_timeout_s: float = INIT_TIMEOUT_S
+    virtual: bool = False  # the engine's virtual clock: the handler's time is the engine's, with call points
 
     def __post_init__(self, environ: dict[str, str]) -> None:
         code_dir, self.code_dir = self.code_dir, Path(self.code_dir)
@@ -80,6 +89,7 @@ class ExecutionEnvironment:
             "LAMBDA_TASK_ROOT": str(code_dir), **environ,
         }
         self._process: FunctionProcess | None = None
+        self._on_point: PointHandler | None = None
         self._busy = threading.Lock()
         self._closed = False
 
@@ -89,14 +99,21 @@ class ExecutionEnvironment:
         process = self._process
         return not self._closed and process is not None and process.running
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the process has used (Linux), or None: how the scheduler tells a blocked process."""
+        process = self._process
+        return None if process is None else process.cpu_seconds()
+
     # -- invoke -----------------------------------------------------------------------------------
     def invoke(self, request_id: str, body: bytes, *, client_context: str | None = None,
-               now_epoch_ms: int | None = None) -> InvocationResult:
-        """One invocation, with Init first when cold. ``now_epoch_ms``: its start on the engine's clock."""
+               now_epoch_ms: int | None = None, on_point: PointHandler | None = None) -> InvocationResult:
+        """One invocation, with Init first when cold. ``now_epoch_ms``: its start on the engine's clock;
+        ``on_point`` answers the runtime's call and sleep points (virtual clock only)."""
         if not _REQUEST_ID.fullmatch(request_id):
             raise ValueError(f"invalid request id: {request_id!r}")
         epoch_ms = int(time.time() * 1000) if now_epoch_ms is None else now_epoch_ms
         context = "".join(client_context.split()) if client_context else "-"
+        self._on_point = on_point
         with self._busy:
             if self._closed:
                 raise EnvironmentShutDown(f"execution environment {self.env_id} is shut down")
@@ -114,10 +131,13 @@ class ExecutionEnvironment:
         assert process is not None
         if not attempt.deadline:
             attempt.start_clock(self.timeout_s)
-        remaining_ms = max(1, int((attempt.deadline - time.monotonic()) * 1000))
+        if self.virtual:  # the handler's clock is the engine's, which has not moved since the start
+            remaining_ms = int(self.timeout_s * 1000)
+        else:
+            remaining_ms = max(1, int((attempt.deadline - time.monotonic()) * 1000))
         offset_ms = attempt.epoch_ms - int(time.time() * 1000)
-        header = f"I {attempt.request_id} {len(body)} {remaining_ms} {offset_ms} {context}\n".encode()
-        outcome = process.exchange(header + body, attempt.deadline, self.memory_mb)
+        header = f"I {attempt.request_id} {len(body)} {remaining_ms} {offset_ms} {context} {attempt.epoch_ms}\n"
+        outcome = process.exchange(header.encode() + body, attempt.deadline, self.memory_mb, self._on_point)
         attempt.lines += process.output.take_lines()
         return outcome
 
@@ -154,10 +174,11 @@ class ExecutionEnvironment:
         self._discard_process()
         began = time.perf_counter()
         offset_ms = attempt.epoch_ms - int(time.time() * 1000)
-        args = [self.handler, self.function_arn, str(self._address_space_mb()), str(offset_ms)]
+        args = [self.handler, self.function_arn, str(self._address_space_mb()), str(offset_ms),
+                "virtual" if self.virtual else "real", str(attempt.epoch_ms)]
         self._process = process = FunctionProcess([sys.executable, str(BOOTSTRAP)], args, self._environ,
                                                   self.code_dir, LOG_BYTES_PER_INVOKE)
-        outcome = process.exchange(b"", deadline, self.memory_mb)
+        outcome = process.exchange(b"", deadline, self.memory_mb, self._on_point)
         attempt.before_start += process.output.take_lines()
         return outcome, (time.perf_counter() - began) * 1000
 

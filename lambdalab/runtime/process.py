@@ -16,6 +16,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -23,13 +24,23 @@ from typing import NamedTuple
 from lambdalab.runtime.memory import MEMORY_LIMIT_ENFORCED, resident_mb
 from lambdalab.runtime.output import Output
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 READ_SIZE = 1 << 16  # a pipe's capacity; bigger reads cost an mmap per call
 MAX_HEADER_BYTES = 4096
 EXIT_GRACE_S = 1.0  # once the runtime closed its response pipe, how long it may take to exit
 WATCH_INTERVAL_S = 0.005  # while waiting: is the process still there, and within its memory size?
 MAX_WATCH_INTERVAL_S = 0.05  # the interval doubles up to this: a long run is not read 200 times a second
 EXITED, TIMED_OUT, OUT_OF_MEMORY, GARBLED = "exited", "timed out", "out of memory", "garbled"
-_KINDS = {b"N": "N", b"R": "R"}
+_KINDS = {b"N": "N", b"R": "R", b"P": "P", b"T": "T"}
+POINT_KINDS = ("P", "T")  # a question (answered ``G``) or a note from the runtime's call points
+
+
+class VirtualTimeout(Exception):
+    """Raised by a point handler: the invocation's virtual deadline passed (a sleep past it)."""
+
+
+# Answers a question (kind "P", payload) with the reply's bytes, or takes a note (kind "T": None).
+PointHandler = Callable[[str, bytes], "bytes | None"]
 _STATUSES = {b"ok": True, b"error": False}
 
 
@@ -101,9 +112,22 @@ class FunctionProcess:
         except ChildProcessError:
             return False
 
+    def cpu_seconds(self) -> float | None:
+        """User and system CPU seconds, from /proc (None elsewhere, or once it is gone)."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            return None
+
     # -- one exchange -----------------------------------------------------------------------------
-    def exchange(self, request: bytes, deadline: float, memory_limit_mb: int) -> Message | Stopped:
-        """Send ``request`` (may be empty) and wait for the next message until ``deadline`` (monotonic)."""
+    def exchange(self, request: bytes, deadline: float, memory_limit_mb: int,
+                 on_point: PointHandler | None = None) -> Message | Stopped:
+        """Send ``request`` (may be empty) and wait for the next message until ``deadline`` (monotonic).
+
+        ``on_point`` answers the runtime's questions on the virtual clock; the time it takes (the
+        invocation waiting its turn, or paused) does not count against ``deadline``."""
         if request:
             try:
                 self._pending = self._write(memoryview(request))
@@ -113,13 +137,13 @@ class FunctionProcess:
             if self._pending is not None:
                 self._poller.register(self._request, select.POLLOUT)
         try:
-            return self._wait(deadline, memory_limit_mb)
+            return self._wait(deadline, memory_limit_mb, on_point)
         finally:
             if self._pending is not None:
                 self._pending = None
                 self._poller.unregister(self._request)
 
-    def _wait(self, deadline: float, memory_limit_mb: int) -> Message | Stopped:
+    def _wait(self, deadline: float, memory_limit_mb: int, on_point: PointHandler | None = None) -> Message | Stopped:
         interval = WATCH_INTERVAL_S
         next_watch = time.monotonic() + interval
         while True:
@@ -144,8 +168,27 @@ class FunctionProcess:
                     answer = self._read_response()
                 elif self._pending is not None:
                     self._write_more(self._pending)
+            while isinstance(answer, Message) and answer.kind in POINT_KINDS:
+                began = time.monotonic()
+                try:
+                    self._answer_point(answer, on_point)
+                except VirtualTimeout:
+                    return self._stop(TIMED_OUT, signal.SIGKILL)
+                waited = time.monotonic() - began
+                deadline, next_watch = deadline + waited, next_watch + waited
+                answer = self._take_message() if self._buffer else None
             if answer is not None:
                 return answer
+
+    def _answer_point(self, message: Message, on_point: PointHandler | None) -> None:
+        if on_point is None:  # points are only installed on the virtual clock, which answers them
+            raise RuntimeError(f"a {message.kind} message with no point handler")
+        reply = on_point(message.kind, message.payload)
+        if message.kind == "P":
+            data = reply or b"{}"
+            self._pending = self._write(memoryview(b"G %d\n" % len(data) + data))
+            if self._pending is not None:
+                self._poller.register(self._request, select.POLLOUT)
 
     def _watch(self, memory_limit_mb: int) -> Stopped | Message | None:
         """Over its memory size, it is killed. Gone while children it forked still hold its pipes open

@@ -34,9 +34,12 @@ from lambdalab.errors import (
 from lambdalab.observe.journal import Invocation, Journal, Outcome
 from lambdalab.observe.logstore import LogEvent, LogStore
 from lambdalab.runtime.environment import ExecutionEnvironment, InvocationResult
+from lambdalab.service.callfaults import CallFaults
 from lambdalab.service.concurrency import Concurrency
 from lambdalab.service.faults import Faults, crashed
+from lambdalab.service.points import AttemptPoints
 from lambdalab.service.registrations import EventInvokeConfigs, EventQueue, EventSourceMapping
+from lambdalab.service.scheduler import Scheduler
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
@@ -55,6 +58,7 @@ class InvokeResult:
     function_error: str | None = None
     log_result: str | None = None  # base64, with LogType=Tail
     executed_version: str = "$LATEST"
+    duration: float | None = None  # the attempt's length on the engine's clock (seconds), when it ran
 
     @property
     def json(self) -> Any:
@@ -94,6 +98,7 @@ class LambdaService:
         logs: LogStore,
         environ: EnvironBuilder,
         request_ids: RequestIds,
+        seed: int | None = 0,
     ):
         self._functions = {f.FunctionName: f for f in functions.values()}
         self._by_logical_id = dict(functions)
@@ -108,7 +113,9 @@ class LambdaService:
         self._env_seq = itertools.count(1)
         self._lock = threading.Lock()
         self._closed = False
-        self.faults = Faults(self.function)
+        self.scheduler = Scheduler(seed)  # the virtual clock's interleaving of concurrent invocations
+        self.call_faults = CallFaults()
+        self.faults = Faults(self.function, self.call_faults, self.scheduler, virtual=clock.virtual)
         # What the event sources register (see lambdalab.service.registrations).
         self._event_queue: EventQueue | None = None
         self._event_invoke_configs: EventInvokeConfigs | None = None
@@ -210,29 +217,70 @@ class LambdaService:
         log_type: str | None = None,
         client_context: str | None = None,
         start: float | None = None,
+        expected: bool = False,
     ) -> InvokeResult:
         """One attempt: a concurrency lease, an environment, the run, the journal entry.
 
         ``start``: the virtual instant it begins (a poller starting several batches at once passes
-        the same instant to each, whichever thread runs first); default now.
+        the same instant to each, whichever thread runs first); default now. ``expected``: the
+        scheduler was told this attempt is coming (``Scheduler.expect``).
+
+        On the virtual clock the attempt takes its turns with the other invocations due at the same
+        time, one AWS call at a time, and lasts its sleeps plus fixed costs (``service.points``); on
+        the real clock it lasts what it took.
         """
         start = self.clock.now() if start is None else start
-        forced = self.faults.next_forced(fn.FunctionName)
-        if forced and forced[0] == "error":
-            return self._forced_error(fn, request_id, source, invocation_type, attempt, forced[1])
         try:
-            if forced and forced[0] == "throttle":
-                raise TooManyRequestsException(forced[1])
-            self.concurrency.acquire(fn.FunctionName)
-        except TooManyRequestsException as exc:
-            self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
-                                           None, False, start, start, Outcome.THROTTLED, exc.reason))
+            forced = self.faults.next_forced(fn.FunctionName)
+            if forced and forced[0] == "error":
+                if expected:
+                    self.scheduler.forget(1)
+                return self._forced_error(fn, request_id, source, invocation_type, attempt, forced[1])
+            try:
+                if forced and forced[0] == "throttle":
+                    raise TooManyRequestsException(forced[1])
+                self.concurrency.acquire(fn.FunctionName)
+            except TooManyRequestsException as exc:
+                self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
+                                               None, False, start, start, Outcome.THROTTLED, exc.reason))
+                raise
+        except BaseException:
+            if expected:
+                self.scheduler.forget(1)
             raise
+        if not self.clock.virtual:
+            if expected:
+                self.scheduler.forget(1)
+            return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
+                                    client_context, start, forced, None)
+        turn = self.scheduler.arrive(fn.FunctionName, request_id, start, expected=expected)
+        try:
+            points = AttemptPoints(function=fn.FunctionName, request_id=request_id, start=start,
+                                   timeout_s=float(fn.Timeout), scheduler=self.scheduler, faults=self.call_faults,
+                                   journal=self.journal, turn=turn)
+            return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
+                                    client_context, start, forced, points)
+        finally:
+            self.scheduler.leave(turn)
+
+    def _run_leased(self, fn: FunctionConfig, body: bytes, request_id: str, source: str, invocation_type: str,
+                    attempt: int, log_type: str | None, client_context: str | None, start: float,
+                    forced: tuple[str, str] | None, points: AttemptPoints | None) -> InvokeResult:
+        """The attempt once it holds a concurrency lease (and, on the virtual clock, its turn)."""
         try:
             env = self._take_environment(fn)
+            if points is not None:
+                points.watch(env)
             began = time.perf_counter()
-            result = env.invoke(request_id, body, client_context=client_context,
-                                now_epoch_ms=int(start * 1000))
+            try:
+                result = env.invoke(request_id, body, client_context=client_context,
+                                    now_epoch_ms=int(start * 1000), on_point=points)
+            except BaseException:
+                env.shutdown()
+                with self._lock:
+                    if env in self._all:
+                        self._all.remove(env)
+                raise
             if forced and forced[0] == "crash":
                 result = crashed(result, env, request_id)
             elapsed = time.perf_counter() - began
@@ -241,7 +289,7 @@ class LambdaService:
             self._return_environment(fn, env, result)
         finally:
             self.concurrency.release(fn.FunctionName)
-        end = start + elapsed
+        end = start + elapsed if points is None else points.end(result.cold)
         self.clock.observe(end)
         self.logs.put(fn.FunctionName, [
             LogEvent(start, env_log_stream(env), request_id, line) for line in result.log_lines
@@ -262,7 +310,7 @@ class LambdaService:
         if log_type == "Tail":
             text = "\n".join(result.log_lines).encode()[-LOG_TAIL_BYTES:]
             tail = base64.b64encode(text).decode()
-        return InvokeResult(200, payload, request_id, function_error, tail)
+        return InvokeResult(200, payload, request_id, function_error, tail, duration=end - start)
 
     # -- scripted faults ----------------------------------------------------------------------
     def _forced_error(self, fn: FunctionConfig, request_id: str, source: str, invocation_type: str,
@@ -297,6 +345,7 @@ class LambdaService:
             function_arn=fn.FunctionArn,
             log_group=fn.LogGroupName,
             log_stream=log_stream,
+            virtual=self.clock.virtual,
         )
         with self._lock:
             self._all.append(env)

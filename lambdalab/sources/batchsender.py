@@ -77,7 +77,12 @@ class BatchSender:
         elif running:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix=self._name)
-            done = self._pool.map(lambda i: self._invoke(deliveries[i], start), running)
+            # On the virtual clock the round's invocations take turns in the scheduler's order, not
+            # in the order the machine starts their threads: it waits until all have arrived.
+            expected = self._service.clock.virtual
+            if expected:
+                self._service.scheduler.expect(len(running))
+            done = self._pool.map(lambda i: self._invoke(deliveries[i], start, expected), running)
             for index, answer in zip(running, done, strict=True):
                 answers[index] = answer
         return [a if a is not None else Answer(throttled=True) for a in answers]
@@ -102,11 +107,11 @@ class BatchSender:
                 concurrency.release(name)
         return reasons
 
-    def _invoke(self, delivery: Delivery, start: float) -> Answer:
+    def _invoke(self, delivery: Delivery, start: float, expected: bool = False) -> Answer:
         try:
             result = self._service.run_attempt(delivery.function, delivery.payload, delivery.request_id,
                                                source=delivery.source, invocation_type=self._invocation_type,
-                                               attempt=delivery.attempt, start=start)
+                                               attempt=delivery.attempt, start=start, expected=expected)
         except TooManyRequestsException as exc:  # a scripted throttle, or another source took the lease
             return Answer(throttled=True, reason=exc.reason)
         except AwsApiError as exc:  # the cloud is shutting down: the function was not reached

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from lambdalab.service.invoke import LambdaService, RequestIds
 from lambdalab.sources.base import SourceContext, Sources
 from lambdalab.template.load import load_template
 from lambdalab.template.policies import missing_policies
+from lambdalab.template.refusals import TemplateRefused
 
 # Rules cfn-lint skips on SAM templates because the transform's output trips them (parameters the
 # transform consumed, actions in SAM's own policy templates, generated Fn::Sub and CodeUri values).
@@ -98,11 +99,14 @@ def _lint(path: Path, transformed: dict[str, Any] | None, lines: dict[str, int])
     return list(seen.values())
 
 
-def _engine(path: Path, already_failed: bool) -> list[Finding]:
+def _engine(path: Path, already_failed: bool, parameter_overrides: dict[str, Any] | None) -> list[Finding]:
     server_log = logging.getLogger("werkzeug")  # a refused request is a finding, not a traceback
     quiet, server_log.disabled = server_log.disabled, True
     try:
-        _build_engine(path)
+        _build_engine(path, parameter_overrides)
+    except TemplateRefused as exc:
+        return [Finding("error", f"{path.name}:{r.line}" if r.line else path.name, str(replace(r, line=None)))
+                for r in exc.refusals]
     except ConfigurationError as exc:
         return [Finding("error", path.name, str(exc))]
     except Exception as exc:  # a template cfn-lint already rejected may break the engine in any way
@@ -114,10 +118,10 @@ def _engine(path: Path, already_failed: bool) -> list[Finding]:
     return []
 
 
-def _build_engine(path: Path) -> None:
+def _build_engine(path: Path, parameter_overrides: dict[str, Any] | None) -> None:
     """Build, then close, what ``LocalCloud.start`` builds that can refuse ``path``, raising as it
     raises: the model and its resources on a data plane, the Lambda service, the event sources."""
-    model, dataplane = provision(path)
+    model, dataplane = provision(path, parameter_overrides=parameter_overrides)
     clock = VirtualClock()
     try:
         service = LambdaService(model.functions, clock=clock, journal=Journal(clock.now()), concurrency=Concurrency(),
@@ -137,8 +141,9 @@ def _no_environment(fn: FunctionConfig, log_stream: str) -> dict[str, str]:
     raise AssertionError("no function runs during a template check")
 
 
-def check_template(path: Path) -> list[Finding]:
-    """Every finding for ``path``: cfn-lint (both passes), the missing-policy rule, the engine's rules."""
+def check_template(path: Path, parameter_overrides: dict[str, Any] | None = None) -> list[Finding]:
+    """Every finding for ``path``: cfn-lint (both passes), the missing-policy rule, the engine's rules
+    (with ``parameter_overrides`` for parameters without a default)."""
     try:
         loaded = load_template(path)
     except ConfigurationError:
@@ -150,5 +155,5 @@ def check_template(path: Path) -> list[Finding]:
         for logical_id, message in missing_policies(loaded.sam):
             line = lines.get(logical_id)
             findings.append(Finding("error", f"{path.name}:{line}" if line else path.name, message))
-    findings += _engine(path, any(f.is_error for f in findings))
+    findings += _engine(path, any(f.is_error for f in findings), parameter_overrides)
     return findings

@@ -69,7 +69,11 @@ class Resolver:
             if key == "Ref":
                 return self._ref(arg, where)
             if key.startswith("Fn::") or key == "Condition":
-                return self._function(key, arg, where)
+                try:
+                    return self._function(key, arg, where)
+                except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+                    raise ConfigurationError(f"{key} cannot be evaluated: {type(exc).__name__}: {exc}",
+                                             *where) from None
         out = {k: self.resolve(v, where) for k, v in value.items()}
         return {k: v for k, v in out.items() if v is not NO_VALUE}
 

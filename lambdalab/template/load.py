@@ -8,10 +8,11 @@ the translator costs about a second, so the transformed result is cached by cont
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,11 @@ from lambdalab.environ import environ
 from lambdalab.errors import ConfigurationError
 
 CODE_BUCKET = "lambdalab-local-code"
+FUNCTION_TYPE = "AWS::Serverless::Function"
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+# Bumped when what is cached changes shape, so an older cache entry is never read as a newer one.
+CACHE_FORMAT = "3"
+LAYER_TYPE = "AWS::Serverless::LayerVersion"
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,15 @@ class LoadedTemplate:
     sam: dict[str, Any]
     cfn: dict[str, Any]
     code_uris: dict[str, str]  # function logical id -> CodeUri as written (relative to the template)
+    inline_code: dict[str, str] = field(default_factory=dict)  # function logical id -> InlineCode
+    layer_uris: dict[str, str] = field(default_factory=dict)  # LayerVersion logical id -> ContentUri
+    # (logical id, property, message) for code locations that cannot run locally, reported with the
+    # model's own refusals so that every refusal comes at once
+    refusals: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def inline_dir(self, logical_id: str) -> Path:
+        """Where a function's InlineCode is written, as ``index.py`` (the file Lambda makes of it)."""
+        return _cache_dir(self.path).parent / "inline" / logical_id
 
 
 def _cache_dir(path: Path) -> Path:
@@ -47,27 +61,67 @@ def _decode(path: Path) -> dict[str, Any]:
     if matches or not isinstance(template, dict):
         detail = "; ".join(f"line {m.linenumber}: {m.message}" for m in matches) or "not a mapping"
         raise ConfigurationError(f"{path.name} cannot be parsed: {detail}")
-    return json.loads(json.dumps(template))  # plain dicts/strs instead of cfn-lint's node types
+    # Plain dicts/strs instead of cfn-lint's node types; YAML reads an unquoted 2010-09-09 as a date,
+    # which CloudFormation reads as the text it is written as.
+    return json.loads(json.dumps(template, default=_iso_text))
 
 
-def _sam_code_uris(sam: dict[str, Any]) -> dict[str, str]:
-    """Point every function's CodeUri at a fake S3 object the translator accepts, and remember it."""
-    glob = sam.get("Globals", {}).get("Function", {})
-    uris: dict[str, str] = {}
+def _iso_text(value: Any) -> str:
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    raise TypeError(f"a template value of type {type(value).__name__} is not JSON")
+
+
+@dataclass
+class _Code:
+    """Where each function's code and each layer's content is, as written, before the SAM transform
+    is given fake S3 locations for them (it accepts nothing else)."""
+
+    uris: dict[str, str] = field(default_factory=dict)
+    inline: dict[str, str] = field(default_factory=dict)
+    layers: dict[str, str] = field(default_factory=dict)
+    refusals: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _local_path(value: Any) -> bool:
+    return isinstance(value, str) and not value.startswith("s3://")
+
+
+def _sam_code_uris(sam: dict[str, Any]) -> _Code:
+    """Point every function's CodeUri and every layer's ContentUri at a fake S3 object the
+    translator accepts, and remember what was written: SAM's default CodeUri is ``.``, the folder
+    of the template; InlineCode is kept to be written out as ``index.py``."""
+    glob = (sam.get("Globals") or {}).get("Function") or {}
+    code = _Code()
     for logical_id, res in sam.get("Resources", {}).items():
-        if not isinstance(res, dict) or res.get("Type") != "AWS::Serverless::Function":
+        if not isinstance(res, dict):
             continue
-        props = res.setdefault("Properties", {})
-        if "InlineCode" in props:
-            raise ConfigurationError("InlineCode is not supported locally; use CodeUri", logical_id, "InlineCode")
-        uri = props.get("CodeUri", glob.get("CodeUri"))
-        if not isinstance(uri, str):
-            raise ConfigurationError("CodeUri must be a local directory path", logical_id, "CodeUri")
-        uris[logical_id] = uri
+        props = res.setdefault("Properties", {}) if res.get("Type") in (FUNCTION_TYPE, LAYER_TYPE) else {}
+        if res.get("Type") == LAYER_TYPE:
+            uri = props.get("ContentUri")
+            if isinstance(uri, str) and _local_path(uri):
+                code.layers[logical_id] = uri
+                props["ContentUri"] = f"s3://{CODE_BUCKET}/layer/{logical_id}"
+            else:
+                code.refusals.append((logical_id, "ContentUri", "ContentUri must be a local directory path"))
+            continue
+        if res.get("Type") != FUNCTION_TYPE or props.get("PackageType") == "Image":
+            continue
+        if isinstance(props.get("InlineCode"), str):
+            code.inline[logical_id] = props.pop("InlineCode")
+            code.uris[logical_id] = "."
+        else:
+            uri = props.get("CodeUri", glob.get("CodeUri", "."))
+            where = "CodeUri" if "CodeUri" in props else "Globals.Function.CodeUri" if "CodeUri" in glob else ""
+            if not _local_path(uri):
+                code.refusals.append((logical_id, where or "CodeUri",
+                                      "CodeUri must be a local directory path (S3 locations cannot run locally)"))
+                uri = "."
+            code.uris[logical_id] = uri
         props["CodeUri"] = f"s3://{CODE_BUCKET}/{logical_id}"
     if "CodeUri" in glob:
         glob["CodeUri"] = f"s3://{CODE_BUCKET}/global"
-    return uris
+    return code
 
 
 # The translator builds boto3 sessions for the region: give it ours, and hide the user's profile
@@ -127,11 +181,12 @@ def load_template(path: str | Path) -> LoadedTemplate:
     if not path.is_file():
         raise ConfigurationError(f"template file not found: {path}")
     raw = path.read_bytes()
-    key = hashlib.sha256(raw + version("aws-sam-translator").encode()).hexdigest()[:32]
+    key = hashlib.sha256(raw + version("aws-sam-translator").encode() + CACHE_FORMAT.encode()).hexdigest()[:32]
     cached = _cache_dir(path) / f"{key}.json"
     if cached.is_file():
         data = json.loads(cached.read_text())
-        return LoadedTemplate(path, data["sam"], data["cfn"], data["code_uris"])
+        return _written(LoadedTemplate(path, data["sam"], data["cfn"], data["code_uris"], data["inline_code"],
+                                       data["layer_uris"], [tuple(r) for r in data["refusals"]]))
     sam = _decode(path)
     if not isinstance(sam.get("Resources"), dict) or not sam["Resources"]:
         raise ConfigurationError(f"{path.name} has no Resources")
@@ -139,13 +194,29 @@ def load_template(path: str | Path) -> LoadedTemplate:
         if not isinstance(res, dict) or not isinstance(res.get("Type"), str):
             raise ConfigurationError("every resource needs a Type", logical_id, "Type")
     original = copy.deepcopy(sam)
-    code_uris = _sam_code_uris(sam)
+    code = _sam_code_uris(sam)
     transforms = sam.get("Transform")
     is_sam = transforms == SAM_TRANSFORM or (isinstance(transforms, list) and SAM_TRANSFORM in transforms)
     cfn = _transform(sam) if is_sam else sam
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps({"sam": original, "cfn": cfn, "code_uris": code_uris}))
+        cached.write_text(json.dumps({"sam": original, "cfn": cfn, "code_uris": code.uris, "inline_code": code.inline,
+                                      "layer_uris": code.layers, "refusals": code.refusals}))
     except OSError:
         pass  # a read-only checkout still works, only slower
-    return LoadedTemplate(path, original, cfn, code_uris)
+    return _written(LoadedTemplate(path, original, cfn, code.uris, code.inline, code.layers, code.refusals))
+
+
+def _written(template: LoadedTemplate) -> LoadedTemplate:
+    """Write each function's InlineCode out, as Lambda does with a ZipFile: one ``index.py``."""
+    for logical_id, source in template.inline_code.items():
+        folder = template.inline_dir(logical_id)
+        target = folder / "index.py"
+        try:
+            if not target.is_file() or target.read_text() != source:
+                folder.mkdir(parents=True, exist_ok=True)
+                target.write_text(source)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write InlineCode to {target}: {exc.strerror}", logical_id,
+                                     "InlineCode") from None
+    return template

@@ -1,11 +1,14 @@
 """Turn a transformed template into what the engine runs: data-plane resources, functions, APIs.
 
-Every resource type and property is either handled or refused with a ConfigurationError naming
-the logical id and the property: nothing in a template is silently skipped.
+Every resource type and property is handled, accepted as having no local effect (listed by
+``not_emulated`` for the start notice), or refused with a ConfigurationError naming the logical id
+and the property: nothing in a template is silently skipped. ``build_model`` first runs the whole
+deployment dry (no data plane: placeholders for physical values) and raises every refusal at once.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -22,17 +25,32 @@ from lambdalab.config import (
     FunctionConfig,
     check_environment_keys,
 )
-from lambdalab.dataplane.provision import DATA_PLANE_TYPES, NOT_ENFORCED_TYPES, ClientFactory, ResourceType
+from lambdalab.dataplane.provision import (
+    DATA_PLANE_TYPES,
+    NOT_EMULATED_TYPES,
+    NOT_ENFORCED_TYPES,
+    ClientFactory,
+    ResourceType,
+)
 from lambdalab.errors import ConfigurationError
+from lambdalab.template.conditions import Conditions
+from lambdalab.template.cors import CORS_KEY, Cors, cors_of, mock_answer
 from lambdalab.template.intrinsics import Resolver, references
+from lambdalab.template.layers import LAYER_VERSION, layer_arn, layer_paths
 from lambdalab.template.load import LoadedTemplate
-from lambdalab.template.openapi import SAM_API_TYPES, check_sam_apis, operations
+from lambdalab.template.openapi import SAM_API_TYPES, operations, sam_api_refusals
+from lambdalab.template.parameters import parameter_values
+from lambdalab.template.refusals import Refused, TemplateRefused, as_written, located
 from lambdalab.validation import integer
 
 FUNCTION_PROPERTIES = frozenset({
     "Code", "Handler", "Runtime", "Timeout", "MemorySize", "Environment", "ReservedConcurrentExecutions",
-    "Role", "Tags", "Architectures", "DeadLetterConfig", "Description", "FunctionName", "PackageType",
+    "Role", "Tags", "Architectures", "DeadLetterConfig", "Description", "FunctionName", "PackageType", "Layers",
 })
+TRACING = "X-Ray tracing"
+# Accepted, not emulated: property -> what it is (the start notice lists them).
+FUNCTION_NOT_EMULATED = {"TracingConfig": TRACING}
+STAGE_NOT_EMULATED = {"TracingEnabled": TRACING}
 API_TYPES = {
     "AWS::ApiGateway::RestApi": "REST", "AWS::ApiGatewayV2::Api": "HTTP",
 }
@@ -58,6 +76,8 @@ class Route:
     function: str  # logical id
     payload_format: str  # "1.0" or "2.0"
     timeout_ms: int
+    # A mock integration's answer (SAM's CORS preflight on REST APIs): status and headers
+    mock: tuple[int, tuple[tuple[str, str], ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,7 @@ class ApiConfig:
     api_id: str
     stage: str
     routes: tuple[Route, ...]
+    cors: Cors | None = None  # an HTTP API's CorsConfiguration
 
 
 @dataclass
@@ -86,11 +107,18 @@ class CloudModel:
     event_source_mappings: dict[str, dict[str, Any]] = field(default_factory=dict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     bucket_notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    layer_dirs: dict[str, Path] = field(default_factory=dict)  # SAM LayerVersion logical id -> folder
+    layers: dict[str, Path] = field(default_factory=dict)  # local layer ARN -> folder
+    layer_paths: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # function -> its import path
+    # (logical id, property or None, what it is) accepted without a local effect, as transformed
+    not_emulated: list[tuple[str, str | None, str]] = field(default_factory=list)
 
     def lookup(self, logical_id: str, attr: str) -> Any:
         if logical_id not in self.resources:
             raise ConfigurationError(f"refers to {logical_id!r}, which is not a resource of the template")
         values = self.attrs.get(logical_id)
+        if isinstance(values, Placeholder):
+            return values.value(attr)
         if values is None:
             raise ConfigurationError(f"{logical_id} is referenced before it exists (a cycle?)")
         if attr not in values or values[attr] is None:
@@ -110,8 +138,9 @@ class CloudModel:
     def resolver(self) -> Resolver:
         return Resolver(self.lookup, self.parameters)
 
-    def order(self) -> list[str]:
-        """Logical ids in dependency order (Ref, GetAtt, Sub, DependsOn)."""
+    def order(self, refusals: list[ConfigurationError] | None = None) -> list[str]:
+        """Logical ids in dependency order (Ref, GetAtt, Sub, DependsOn); unknown references are
+        raised, or added to ``refusals``."""
         done: list[str] = []
         state: dict[str, int] = {}
 
@@ -129,7 +158,10 @@ class CloudModel:
                 if dep in self.resources:
                     visit(dep)
                 elif dep not in self.parameters:
-                    raise ConfigurationError(f"refers to unknown resource or parameter {dep!r}", lid)
+                    unknown = ConfigurationError(f"refers to unknown resource or parameter {dep!r}", lid)
+                    if refusals is None:
+                        raise unknown
+                    refusals.append(unknown)
             state[lid] = 2
             done.append(lid)
 
@@ -137,81 +169,178 @@ class CloudModel:
             visit(lid)
         return done
 
-    def deploy(self, clients: ClientFactory) -> None:
-        """Provision the data plane and build function and API configs, in dependency order."""
+    def deploy(self, clients: ClientFactory | None, refusals: list[ConfigurationError] | None = None) -> None:
+        """Provision the data plane and build function and API configs, in dependency order.
+
+        Dry with no ``clients``: nothing is created, each data-plane resource answers placeholder
+        values, and each refusal is added to ``refusals`` instead of raised."""
         resolver = self.resolver()
         invoke_configs: dict[str, EventInvokeConfig] = {}
-        for lid in self.order():
-            res = self.resources[lid]
-            kind = res["Type"]
-            props = resolver.resolve(res.get("Properties", {}), (lid, "Properties"))
-            if kind in API_TYPES or kind in API_PARTS:
-                unknown = sorted(set(props) - API_PROPERTIES)
-                if unknown:
-                    raise ConfigurationError(f"property not supported locally for {kind}", lid, unknown[0])
-            if kind in DATA_PLANE_TYPES:
-                if kind == "AWS::S3::Bucket" and "NotificationConfiguration" in props:
-                    self.bucket_notifications[lid] = props.pop("NotificationConfiguration")
-                resource: ResourceType = DATA_PLANE_TYPES[kind](lid, props)
-                resource.check()
-                self.attrs[lid] = resource.provision(clients)
-            elif kind in NOT_ENFORCED_TYPES:
-                self.attrs[lid] = NOT_ENFORCED_TYPES[kind](lid, props)
-            elif kind == "AWS::Lambda::Function":
-                fn = self._function(lid, props)
-                self.functions[lid] = fn
-                self.attrs[lid] = {"Ref": fn.FunctionName, "Arn": fn.FunctionArn}
-            elif kind == EVENT_INVOKE_CONFIG:
-                target, config = _event_invoke_config(lid, props)
-                invoke_configs[target] = config
-                self.attrs[lid] = {"Ref": lid}
-            elif kind in API_TYPES:
-                self.attrs[lid] = {"Ref": _api_id(lid), "RootResourceId": "root", "ApiEndpoint": ""}
-            elif kind in API_PARTS:
-                self.attrs[lid] = {"Ref": lid}
-            elif kind == EVENT_SOURCE_MAPPING:
-                self.event_source_mappings[lid] = props
-                self.attrs[lid] = {"Ref": _uuid(lid), "Id": _uuid(lid)}
-            elif kind == SUBSCRIPTION:
-                self.subscriptions[lid] = props
-                self.attrs[lid] = {"Ref": f"{props.get('TopicArn')}:{_uuid(lid)}"}
-            else:
-                raise ConfigurationError(f"resource type {kind} is not supported locally", lid, "Type")
+
+        def attempt(lid: str | None, step: Callable[[], None]) -> None:
+            try:
+                step()
+            except ConfigurationError as exc:
+                if refusals is None:
+                    raise
+                refusals.append(exc if exc.logical_id or lid is None else ConfigurationError(str(exc), lid))
+
+        for lid in self.order(refusals):
+            attempt(lid, lambda lid=lid: self._deploy_one(lid, resolver, clients, invoke_configs))  # type: ignore[misc]
+            self.attrs.setdefault(lid, Placeholder(lid))
         for target, config in invoke_configs.items():
-            match = [f for f in self.functions.values() if target in (f.FunctionName, f.FunctionArn)]
-            if not match:
-                raise ConfigurationError("FunctionName is not a function of the template", target, "FunctionName")
-            self.functions[match[0].logical_id] = replace(match[0], EventInvokeConfig=config)
-        self.apis = {lid: self._api(lid) for lid, r in self.resources.items() if r["Type"] in API_TYPES}
+            attempt(target, lambda target=target, config=config: self._attach_invoke_config(target, config))  # type: ignore[misc]
+        for lid, r in self.resources.items():
+            if r["Type"] in API_TYPES:
+                attempt(lid, lambda lid=lid: self.apis.__setitem__(lid, self._api(lid)))  # type: ignore[misc]
+
+    def _deploy_one(self, lid: str, resolver: Resolver, clients: ClientFactory | None,
+                    invoke_configs: dict[str, EventInvokeConfig]) -> None:
+        res = self.resources[lid]
+        kind = res["Type"]
+        props = resolver.resolve(res.get("Properties", {}), (lid, "Properties"))
+        if not isinstance(props, dict):
+            raise ConfigurationError("Properties must be a mapping", lid, "Properties")
+        if kind in API_TYPES or kind in API_PARTS:
+            unknown = sorted(set(props) - API_PROPERTIES - set(STAGE_NOT_EMULATED))
+            if unknown:
+                raise Refused([ConfigurationError(f"property not supported locally for {kind}", lid, name)
+                               for name in unknown])
+            self.not_emulated += [(lid, name, what) for name, what in STAGE_NOT_EMULATED.items() if props.get(name)]
+        if kind in DATA_PLANE_TYPES:
+            if kind == "AWS::S3::Bucket" and "NotificationConfiguration" in props:
+                self.bucket_notifications[lid] = props.pop("NotificationConfiguration")
+            resource: ResourceType = DATA_PLANE_TYPES[kind](lid, props)
+            unsupported = resource.unsupported()
+            if unsupported:
+                raise Refused(unsupported)
+            self.not_emulated += [(lid, name, what) for name, what in resource.accepted_not_emulated()]
+            self.attrs[lid] = resource.provision(clients) if clients is not None else Placeholder(lid)
+        elif kind in NOT_ENFORCED_TYPES:
+            self.attrs[lid] = NOT_ENFORCED_TYPES[kind](lid, props)
+        elif kind in NOT_EMULATED_TYPES:
+            what, attrs = NOT_EMULATED_TYPES[kind]
+            self.not_emulated.append((lid, None, f"{kind}: {what}"))
+            self.attrs[lid] = attrs(lid, props)
+        elif kind == LAYER_VERSION:
+            arn, folder = layer_arn(lid, props, self.layer_dirs)
+            self.layers[arn] = folder
+            self.attrs[lid] = {"Ref": arn, "LayerVersionArn": arn}
+        elif kind == "AWS::Lambda::Function":
+            fn = self._function(lid, props)
+            self.functions[lid] = fn
+            self.attrs[lid] = {"Ref": fn.FunctionName, "Arn": fn.FunctionArn}
+        elif kind == EVENT_INVOKE_CONFIG:
+            target, config = _event_invoke_config(lid, props)
+            invoke_configs[target] = config
+            self.attrs[lid] = {"Ref": lid}
+        elif kind in API_TYPES:
+            self.attrs[lid] = {"Ref": _api_id(lid), "RootResourceId": "root", "ApiEndpoint": ""}
+        elif kind in API_PARTS:
+            self.attrs[lid] = {"Ref": lid}
+        elif kind == EVENT_SOURCE_MAPPING:
+            self.event_source_mappings[lid] = props
+            self.attrs[lid] = {"Ref": _uuid(lid), "Id": _uuid(lid)}
+        elif kind == SUBSCRIPTION:
+            self.subscriptions[lid] = props
+            self.attrs[lid] = {"Ref": f"{props.get('TopicArn')}:{_uuid(lid)}"}
+        else:
+            raise ConfigurationError(f"resource type {kind} is not supported locally", lid, "Type")
+
+    def _attach_invoke_config(self, target: str, config: EventInvokeConfig) -> None:
+        match = [f for f in self.functions.values() if target in (f.FunctionName, f.FunctionArn)]
+        if not match:
+            raise ConfigurationError("FunctionName is not a function of the template", target, "FunctionName")
+        self.functions[match[0].logical_id] = replace(match[0], EventInvokeConfig=config)
+
+    def refusals(self) -> list[ConfigurationError]:
+        """Every refusal a dry deployment finds, without a data plane."""
+        dry = CloudModel(self.template, self.code_dirs, self.resources, self.parameters, layer_dirs=self.layer_dirs)
+        found: list[ConfigurationError] = [ConfigurationError(message, lid, prop)
+                                           for lid, prop, message in self.template.refusals]
+        written_apis = sam_api_refusals(self.template.sam)
+        found += written_apis
+        for lid, res in self.resources.items():
+            if res.get("Type") == "AWS::Lambda::Function":
+                environment = (res.get("Properties") or {}).get("Environment") or {}
+                if isinstance(environment, dict):
+                    try:
+                        check_environment_keys(lid, environment.get("Variables"))
+                    except ConfigurationError as exc:
+                        found.append(exc)
+        dry_found: list[ConfigurationError] = []
+        dry.deploy(None, dry_found)
+        if written_apis:  # an OpenAPI body SAM made from refused events would only repeat them
+            dry_found = [e for e in dry_found if not self._in_generated_body(e)]
+        unlocated = {lid for lid, _, _ in self.template.refusals}  # their code is nowhere to look for a handler
+        dry_found = [e for e in dry_found if not (e.logical_id in unlocated and e.property in ("Handler", "Code"))]
+        return found + dry_found
+
+    def _in_generated_body(self, exc: ConfigurationError) -> bool:
+        written = self.template.sam.get("Resources", {}).get(exc.logical_id or "")
+        props = (written.get("Properties") or {}) if isinstance(written, dict) else {}
+        in_body = str(exc.property or "").startswith(("Body", "DefinitionBody"))
+        return in_body and not ("DefinitionBody" in props or "Body" in props)
+
+    def notices(self) -> list[str]:
+        """What the template sets that is accepted but not emulated, named as written."""
+        seen: dict[str, None] = {}
+        for lid, prop, what in self.not_emulated:
+            lid_written, prop_written = as_written(self.template.sam, lid, prop)
+            where = ".".join(p for p in (lid_written, prop_written) if p)
+            seen.setdefault(f"{where} ({what})", None)
+        return list(seen)
 
     def _function(self, lid: str, props: dict[str, Any]) -> FunctionConfig:
-        unknown = sorted(set(props) - FUNCTION_PROPERTIES)
-        if unknown:
-            raise ConfigurationError("property not supported locally for a function", lid, unknown[0])
+        problems: list[ConfigurationError] = []
+
+        def checked(check: Callable[[], Any], default: Any = None) -> Any:
+            try:
+                return check()
+            except ConfigurationError as exc:
+                problems.append(exc)
+                return default
+
+        for name in sorted(set(props) - FUNCTION_PROPERTIES - set(FUNCTION_NOT_EMULATED)):
+            problems.append(ConfigurationError("property not supported locally for a function", lid, name))
+        self.not_emulated += [(lid, name, what) for name, what in FUNCTION_NOT_EMULATED.items()
+                              if name in props and _tracing_on(props[name])]
         if props.get("PackageType", "Zip") != "Zip":
-            raise ConfigurationError("container image functions are not supported locally", lid, "PackageType")
+            problems.append(ConfigurationError("container image functions are not supported locally", lid,
+                                               "PackageType"))
         runtime = str(props.get("Runtime", ""))
         if not runtime.startswith("python3"):
-            raise ConfigurationError(f"runtime {runtime!r} is not supported locally (python3.x only)", lid, "Runtime")
+            problems.append(ConfigurationError(f"runtime {runtime!r} is not supported locally (python3.x only)",
+                                               lid, "Runtime"))
         handler = props.get("Handler")
+        code_dir = self.code_dirs.get(lid)
         if not isinstance(handler, str) or "." not in handler:
-            raise ConfigurationError("Handler must look like module.function", lid, "Handler")
-        if lid not in self.code_dirs:
-            raise ConfigurationError("Code must come from a SAM CodeUri directory", lid, "Code")
-        code_dir = self.code_dirs[lid]
-        _check_handler_module(lid, code_dir, handler)
-        timeout = _int_in_range(lid, "Timeout", props.get("Timeout", 3), 1, 900)
-        memory = _int_in_range(lid, "MemorySize", props.get("MemorySize", 128), 128, 10240)
+            problems.append(ConfigurationError("Handler must look like module.function", lid, "Handler"))
+        elif code_dir is None:
+            problems.append(ConfigurationError("Code must come from a SAM CodeUri directory", lid, "Code"))
+        else:
+            checked(lambda: _check_handler_module(lid, code_dir, handler))
+        timeout = checked(lambda: _int_in_range(lid, "Timeout", props.get("Timeout", 3), 1, 900), 3)
+        memory = checked(lambda: _int_in_range(lid, "MemorySize", props.get("MemorySize", 128), 128, 10240), 128)
         reserved = props.get("ReservedConcurrentExecutions")
         if reserved is not None:
-            reserved = _int_in_range(lid, "ReservedConcurrentExecutions", reserved, 0, 1000)
+            asked = reserved
+            reserved = checked(lambda: _int_in_range(lid, "ReservedConcurrentExecutions", asked, 0, 1000))
         env = props.get("Environment", {}).get("Variables", {}) or {}
+        environment: dict[str, str] = {}
+        for key, value in env.items():
+            environment[str(key)] = checked(functools.partial(_env_value, lid, key, value), "")
+        paths = checked(lambda: layer_paths(lid, props.get("Layers") or [], self.layers), ())
+        if problems:
+            raise Refused(problems) if len(problems) > 1 else problems[0]
+        self.layer_paths[lid] = paths
         sam_events = self.template.sam["Resources"].get(lid, {}).get("Properties", {}).get("Events", {}) or {}
         events = tuple(
             EventSource(name, str(ev.get("Type")), dict(ev.get("Properties", {}) or {}))
             for name, ev in sam_events.items()
         )
         dlq = (props.get("DeadLetterConfig") or {}).get("TargetArn")
+        assert code_dir is not None and isinstance(handler, str)
         return FunctionConfig(
             logical_id=lid,
             FunctionName=str(props.get("FunctionName") or lid),
@@ -220,7 +349,7 @@ class CloudModel:
             CodeUri=code_dir,
             Timeout=timeout,
             MemorySize=memory,
-            Environment={str(k): _env_value(lid, k, v) for k, v in env.items()},
+            Environment=environment,
             ReservedConcurrentExecutions=reserved,
             DeadLetterQueue=dlq,
             Events=events,
@@ -237,13 +366,16 @@ class CloudModel:
         where = "DefinitionBody" if sam_type in SAM_API_TYPES else "Body"
         routes = []
         for path, method, integration, at in operations(lid, where, body):
+            if integration.get("type") == "mock" and method == "options":
+                routes.append(Route(method.upper(), path, "", "1.0", 0, mock=mock_answer(lid, at, integration)))
+                continue
             uri = integration.get("uri", {})
             text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
             text = text[0] if isinstance(text, list) else text
             found = _FUNCTION_IN_URI.search(str(text))
             if integration.get("type") != "aws_proxy":
                 raise ConfigurationError("only Lambda proxy integrations are supported locally", lid, at)
-            if not found or found.group(1) not in self.functions:
+            if not found or self.resources.get(found.group(1), {}).get("Type") != "AWS::Lambda::Function":
                 raise ConfigurationError(f"integration of {method.upper()} {path} is not a template function", lid, at)
             routes.append(Route(
                 method="ANY" if method == "x-amazon-apigateway-any-method" else method.upper(),
@@ -260,7 +392,7 @@ class CloudModel:
             if other["Type"] in ("AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage") and \
                     {"Ref": lid} in (p.get("RestApiId"), p.get("ApiId")):
                 stage = str(p.get("StageName", stage))
-        return ApiConfig(lid, kind, _api_id(lid), stage, tuple(routes))
+        return ApiConfig(lid, kind, _api_id(lid), stage, tuple(routes), cors_of(lid, f"{where}.{CORS_KEY}", body))
 
 
 def _uuid(lid: str) -> str:
@@ -310,32 +442,42 @@ def _event_invoke_config(lid: str, props: dict[str, Any]) -> tuple[str, EventInv
     return str(props["FunctionName"]), config
 
 
-def build_model(template: LoadedTemplate, code_path: Callable[[str], str] | None = None) -> CloudModel:
-    """Classify and check the template; ``code_path`` may rewrite each CodeUri (labs -> solutions)."""
+def build_model(template: LoadedTemplate, code_path: Callable[[str], str] | None = None,
+                parameter_overrides: dict[str, Any] | None = None) -> CloudModel:
+    """Classify and check the template; ``code_path`` may rewrite each CodeUri (labs -> solutions);
+    ``parameter_overrides`` give parameters their values, as ``sam local --parameter-overrides``.
+    Every refusal is raised at once (a TemplateRefused), before anything is created."""
     base = template.path.parent
     code_dirs = {
-        lid: (base / (code_path(uri) if code_path else uri)).resolve() for lid, uri in template.code_uris.items()
+        lid: template.inline_dir(lid) if lid in template.inline_code
+        else (base / (code_path(uri) if code_path else uri)).resolve()
+        for lid, uri in template.code_uris.items()
     }
-    params = {
-        name: spec["Default"]
-        for name, spec in (template.cfn.get("Parameters") or {}).items()
-        if isinstance(spec, dict) and "Default" in spec
-    }
-    missing = [n for n in (template.cfn.get("Parameters") or {}) if n not in params]
-    if missing:
-        raise ConfigurationError("parameters need a Default to run locally", missing[0], "Default")
-    if template.cfn.get("Conditions"):
-        raise ConfigurationError("Conditions are not supported locally", "Conditions")
-    check_sam_apis(template.sam)
-    resources = template.cfn["Resources"]
-    for lid, res in resources.items():
-        if "Condition" in res:
-            raise ConfigurationError("Conditions are not supported locally", lid, "Condition")
-        if res.get("Type") == "AWS::Lambda::Function":
-            environment = (res.get("Properties") or {}).get("Environment") or {}
-            if isinstance(environment, dict):
-                check_environment_keys(lid, environment.get("Variables"))
-    return CloudModel(template, code_dirs, resources, params)
+    params = parameter_values(template.cfn.get("Parameters"), parameter_overrides)
+    cfn = Conditions(template.cfn.get("Conditions"), params).applied(template.cfn)
+    layer_dirs = {lid: (base / uri).resolve() for lid, uri in template.layer_uris.items()}
+    model = CloudModel(template, code_dirs, cfn["Resources"], params, layer_dirs=layer_dirs)
+    refused = model.refusals()
+    if refused:
+        raise TemplateRefused(located(template.sam, template.path, refused), template.path.name)
+    return model
+
+
+class Placeholder(dict[str, Any]):
+    """A resource's physical values during a dry deployment: any attribute, as a placeholder text."""
+
+    def __init__(self, logical_id: str):
+        super().__init__()
+        self.logical_id = logical_id
+
+    def value(self, attr: str) -> str:
+        """Shaped like an ARN, so that Fn::Split and Fn::Select of its parts still work."""
+        return f"arn:aws:placeholder:{REGION}:{ACCOUNT_ID}:{self.logical_id}/{attr}/placeholder/0"
+
+
+def _tracing_on(value: Any) -> bool:
+    mode = value.get("Mode") if isinstance(value, dict) else value
+    return str(mode) == "Active"
 
 
 __all__ = ["ACCOUNT_ID", "REGION", "ApiConfig", "CloudModel", "Route", "build_model"]

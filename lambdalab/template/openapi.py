@@ -38,7 +38,7 @@ INTEGRATION = "x-amazon-apigateway-integration"
 DOCUMENTATION = frozenset({"summary", "description", "externalDocs", "tags", "operationId", "deprecated",
                            "responses", "produces", "consumes"})
 BODY_KEYS = frozenset({"swagger", "openapi", "info", "paths", "tags", "externalDocs", "definitions", "components",
-                       "host", "schemes", "produces", "consumes"})
+                       "host", "schemes", "produces", "consumes", "x-amazon-apigateway-cors"})
 BODY_REFUSALS = {
     "securityDefinitions": AUTH,
     "security": AUTH,
@@ -57,26 +57,30 @@ OPERATION_REFUSALS = {
 }
 
 
-def check_sam_apis(sam: dict[str, Any]) -> None:
-    """Refuse, in the template as written, the API Gateway settings of SAM's APIs and Api/HttpApi
-    events that the local gateway would ignore."""
+def sam_api_refusals(sam: dict[str, Any]) -> list[ConfigurationError]:
+    """Every API Gateway setting of SAM's APIs and Api/HttpApi events, in the template as written,
+    that the local gateway would ignore."""
+    found = []
     glob = sam.get("Globals") or {}
     for section in SAM_API_TYPES.values():
         if isinstance(glob.get(section), dict) and "Auth" in glob[section]:
-            raise ConfigurationError(AUTH, "Globals", f"{section}.Auth")
+            found.append(ConfigurationError(AUTH, "Globals", f"{section}.Auth"))
     for lid, res in (sam.get("Resources") or {}).items():
+        if not isinstance(res, dict):
+            continue
         props = res.get("Properties") or {}
         if res.get("Type") in SAM_API_TYPES and "Auth" in props:
-            raise ConfigurationError(AUTH, lid, "Auth")
-        if res.get("Type") != "AWS::Serverless::Function":
+            found.append(ConfigurationError(AUTH, lid, "Auth"))
+        if res.get("Type") != "AWS::Serverless::Function" or not isinstance(props.get("Events"), dict):
             continue
-        for name, event in (props.get("Events") or {}).items():
+        for name, event in props["Events"].items():
             kind = event.get("Type") if isinstance(event, dict) else None
             if kind not in SAM_EVENT_PROPERTIES:
                 continue
             for prop in sorted(set(event.get("Properties") or {}) - SAM_EVENT_PROPERTIES[kind]):
                 message = SAM_EVENT_REFUSALS.get(prop, f"property not supported locally for an {kind} event")
-                raise ConfigurationError(message, lid, f"Events.{name}.Properties.{prop}")
+                found.append(ConfigurationError(message, lid, f"Events.{name}.Properties.{prop}"))
+    return found
 
 
 def operations(lid: str, where: str, body: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], str]]:

@@ -11,7 +11,6 @@ only those, and what it changes (reserved concurrency) it puts back.
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 
 import pytest
@@ -191,7 +190,7 @@ def test_redelivery_after_a_crash_exports_once(cloud):
                             "must let a new worker take it over (status INPROGRESS AND expiresAt < now)")
 @pytest.mark.local_only(reason="waits with run_until_idle and counts invocations in the journal")
 def test_a_lock_left_by_a_crashed_worker_expires_and_the_job_is_redone_once(cloud):
-    put_lock(cloud, "orphan", time.time() - 3600)
+    put_lock(cloud, "orphan", cloud.now() - 3600)  # functions read the engine's clock
     enqueue(cloud, ("orphan", {"report": "orders"}))
     cloud.run_until_idle()
     assert completed(cloud, {"orphan"}) == {"orphan"} and csv_writes(cloud, {"orphan"}) == {"exports/orphan.csv": 1}
@@ -203,7 +202,7 @@ def test_a_lock_left_by_a_crashed_worker_expires_and_the_job_is_redone_once(clou
 @pytest.mark.local_only(reason="moves the virtual clock and reads the queue mapping's stats")
 def test_a_duplicate_while_in_progress_is_retried_later(cloud):
     before = mapping_stats(cloud)
-    put_lock(cloud, "busy", time.time() + 3600)
+    put_lock(cloud, "busy", cloud.now() + 3600)
     enqueue(cloud, ("busy", {"report": "orders"}))
     cloud.advance(1)
     assert csv_writes(cloud, {"busy"}) == {} and jobs(cloud, {"busy"})["busy"]["status"]["S"] == "INPROGRESS"

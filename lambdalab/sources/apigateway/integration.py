@@ -26,6 +26,9 @@ class InvokeAnswer(Protocol):
     @property
     def function_error(self) -> str | None: ...
 
+    @property
+    def duration(self) -> float | None: ...
+
 
 class InvokeService(Protocol):
     """Anything that invokes a function synchronously, like ``LambdaService``."""
@@ -52,7 +55,9 @@ class _Call:
 
 def invoke_with_timeout(service: InvokeService, function: str, event: bytes, *, source: str,
                         timeout_s: float) -> IntegrationOutcome:
-    """Invoke ``function`` once; after ``timeout_s`` of wall time stop waiting, not the function.
+    """Invoke ``function`` once; after ``timeout_s`` stop waiting, not the function. Waiting is in
+    wall time; on the virtual clock an invocation that lasted longer than ``timeout_s`` there is a
+    timeout too, though it took no wall time.
 
     Errors that are not AWS API answers are engine faults and are raised, never turned into a 5xx.
     """
@@ -73,4 +78,7 @@ def invoke_with_timeout(service: InvokeService, function: str, event: bytes, *, 
         return IntegrationOutcome(rejected=call.error)
     if call.error is not None:
         raise call.error
+    duration = getattr(call.answer, "duration", None)
+    if duration is not None and duration > timeout_s:  # on the virtual clock: it ran longer than allowed
+        return IntegrationOutcome(timed_out=True)
     return IntegrationOutcome(answer=call.answer)

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from lambdalab.config import ACCOUNT_ID, REGION
 from lambdalab.httpserver import LocalServer
+from lambdalab.sources.apigateway.cors import preflight, with_cors_headers
 from lambdalab.sources.apigateway.events import ProxyRequest, RequestContext, http_event, rest_event
 from lambdalab.sources.apigateway.gateway_responses import Failure, gateway_response
 from lambdalab.sources.apigateway.integration import IntegrationOutcome, InvokeService, invoke_with_timeout
@@ -75,9 +76,18 @@ class ApiGatewayServer:
         return response(environ, start_response)
 
     def _handle(self, request: ProxyRequest, context: RequestContext) -> HttpResponse:
+        cors = self.api.cors
+        if cors is None:
+            return self._route(request, context)
+        return preflight(cors, request) or with_cors_headers(cors, request, self._route(request, context))
+
+    def _route(self, request: ProxyRequest, context: RequestContext) -> HttpResponse:
         match = self._router.match(request.method, request.path)
         if match is None:
             return gateway_response(self.api.kind, Failure.NO_ROUTE)
+        if match.route.mock is not None:  # a REST API's CORS preflight, as SAM writes it
+            status, headers = match.route.mock
+            return HttpResponse(status, (*headers, ("Content-Type", "application/json")), b"{}")
         outcome = invoke_with_timeout(
             self._service, match.route.function, json.dumps(self._event(request, match, context)).encode(),
             source=f"apigateway:{self.api.logical_id}", timeout_s=match.route.timeout_ms / 1000,
