@@ -243,8 +243,9 @@ class LocalCloud:
         invocations still running in other threads (an API request that already timed out)."""
         self._require_open()
         steps = self.clock.run_until_idle()
-        while self.concurrency.running():
-            self.concurrency.wait_until_idle()
+        # Invocations paused at a call (``faults.pause``) keep their lease until resumed.
+        while self.concurrency.running() > len(self.service.scheduler.held()):
+            self.concurrency.wait_until_idle(timeout=0.02)
             steps += self.clock.run_until_idle()
         return steps
 
