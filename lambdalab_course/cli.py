@@ -1,4 +1,5 @@
-"""``lambdalab`` for the course: the engine's commands plus ``grade``, ``labs`` and ``up --jupyter``."""
+"""``lambdalab`` for the course: the engine's commands plus ``grade``, ``grade-class``, ``labs`` and
+``up --jupyter``."""
 
 from __future__ import annotations
 
@@ -48,6 +49,11 @@ def cmd_labs(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    if args.labs_from:
+        if args.target != "labs" or args.cloud == "aws":
+            print("lambdalab: --labs-from grades a learner's labs/ on the local cloud", file=sys.stderr)
+            return 2
+        return int(cli_labs.cmd_grade_labs_from(_project_root(args), args.lab, Path(args.labs_from)))
     cloud = args.cloud or os.environ.get(CLOUD_VARIABLE) or "local"
     stack = args.stack or os.environ.get(STACK_VARIABLE)
     if cloud == "aws" and not stack:
@@ -63,6 +69,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return int(cli_labs.cmd_grade(_project_root(args), args.lab, args.target))
 
 
+def cmd_grade_class(args: argparse.Namespace) -> int:
+    root = _project_root(args)
+    cache = Path(args.cache) if args.cache else root / ".lambdalab" / "clones"
+    step = "fetch" if args.fetch_only else "grade-cached" if args.cached else "fetch-and-grade"
+    return int(cli_labs.cmd_grade_class(root, Path(args.roster), args.lab, Path(args.out), cache, args.jobs,
+                                        args.time_limit, step))
+
+
 def add_course_commands(sub: Any) -> None:
     up = sub.choices["up"]
     up.add_argument("--jupyter", action="store_true", help="also open JupyterLab on notebooks/")
@@ -75,7 +89,26 @@ def add_course_commands(sub: Any) -> None:
                        help="grade on the local cloud (default) or a deployed stack, whose resources are read "
                             "with your AWS credentials and region; local-only checks earn no points there")
     grade.add_argument("--stack", metavar="NAME", help="with --cloud aws: the CloudFormation stack to grade")
+    grade.add_argument("--labs-from", metavar="PATH",
+                       help="grade only the labs/ of a learner's clone (or .zip / .tar.gz of one) with this kit's "
+                            "checks, hidden ones included; the learner's other files are listed, never run")
     grade.set_defaults(run=cmd_grade)
+    grade_class = sub.add_parser("grade-class", help="clone and grade every learner of a roster; write the gradebook")
+    grade_class.add_argument("roster", help="CSV of `learner id, repository URL or path` (paths from its folder)")
+    grade_class.add_argument("--lab", help="grade one lab, e.g. 02_async (default: all)")
+    grade_class.add_argument("--out", default="gradebook", metavar="DIR",
+                             help="where gradebook.csv/.json/.html and reports/ go (default: gradebook)")
+    grade_class.add_argument("--cache", metavar="DIR",
+                             help="where the clones are kept between runs (default: .lambdalab/clones in the course)")
+    grade_class.add_argument("--jobs", type=int, default=None, help="learners graded at once (default: one per core)")
+    grade_class.add_argument("--time-limit", type=float, default=cli_labs.DEFAULT_TIME_LIMIT_S, metavar="S",
+                             help="seconds for one learner's clone and grading (default: %(default)g)")
+    steps = grade_class.add_mutually_exclusive_group()
+    steps.add_argument("--fetch-only", action="store_true",
+                       help="only clone or update every repository in the cache (the step that needs credentials)")
+    steps.add_argument("--cached", action="store_true",
+                       help="grade the clones in the cache as they are, fetching nothing (a step without credentials)")
+    grade_class.set_defaults(run=cmd_grade_class)
     labs = sub.add_parser("labs", help="build or check labs/ from solutions/")
     labs.add_argument("action", choices=("build", "check", "verify-starters"))
     labs.set_defaults(run=cmd_labs)

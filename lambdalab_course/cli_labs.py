@@ -1,4 +1,5 @@
-"""``lambdalab labs build|check|verify-starters`` and ``lambdalab grade``: the course pipeline."""
+"""``lambdalab labs build|check|verify-starters``, ``lambdalab grade`` and ``grade-class``: the course
+pipeline."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from lambdalab_course import labsource
 from lambdalab_course.layout import lab_name
 from lambdalab_course.report import markdown
 from lambdalab_course.runner import run_checks
+
+DEFAULT_TIME_LIMIT_S = 300.0  # one learner's clone and grading, in grade-class
 
 
 def cmd_labs_build(root: Path) -> int:
@@ -59,3 +62,51 @@ def cmd_grade(root: Path, lab: str | None, target: str) -> int:
     report = run_checks(root, lab, target, root / "grade-report")
     print(markdown(report))
     return 0 if report["earned"] == report["points"] else 1
+
+
+def cmd_grade_labs_from(root: Path, lab: str | None, source: Path) -> int:
+    """Grade a learner's labs/ with this kit; grade-report.json / .md in the course root say what
+    of theirs was ignored."""
+    from lambdalab_course.learner import LearnerError
+    from lambdalab_course.trusted import grade_learner, learner_markdown
+
+    try:
+        report = grade_learner(root, source, lab, root / "grade-report")
+    except LearnerError as exc:
+        print(f"lambdalab: {exc}", file=sys.stderr)
+        return 2
+    print(learner_markdown(report))
+    return 0 if report["earned"] == report["points"] else 1
+
+
+def cmd_grade_class(root: Path, roster: Path, lab: str | None, out: Path, cache: Path, jobs: int | None,
+                    time_limit: float, step: str = "fetch-and-grade") -> int:
+    """Grade every learner of the roster and write the gradebook; fails only when the roster does.
+    ``step`` "fetch" only fills the clone cache; "grade-cached" grades it without fetching."""
+    from lambdalab_course import classgrading
+    from lambdalab_course.gradebook import write_gradebook
+
+    try:
+        learners = classgrading.read_roster(roster)
+    except (OSError, classgrading.RosterError) as exc:
+        print(f"lambdalab: {exc}", file=sys.stderr)
+        return 2
+    run = classgrading.ClassRun(kit=root, roster_dir=roster.resolve().parent, cache=cache.resolve(),
+                                reports=(out / "reports").resolve(), lab=lab, time_limit=time_limit,
+                                fetch=step != "grade-cached")
+
+    def progress(row: dict[str, object]) -> None:
+        score = (f"{row['earned']}/{row['points']}" if row["earned"] is not None
+                 else f"{row['status']}: {row['reason']}" if row["reason"] else f"{row['status']} {row['commit']}")
+        print(f"  {row['learner']}: {score}{'  (flagged)' if row['flagged'] else ''}  [{row['seconds']} s]", flush=True)
+
+    if step == "fetch":
+        print(f"fetching {len(learners)} repositories into {cache} ...", flush=True)
+        rows = classgrading.grade_class(run, learners, jobs, progress, task=classgrading.fetch_one)
+        print(f"{sum(row['status'] == classgrading.FETCHED for row in rows)} of {len(rows)} fetched")
+        return 0
+    print(f"grading {len(learners)} learners ({lab or 'all labs'}) ...", flush=True)
+    rows = classgrading.grade_class(run, learners, jobs, progress)
+    write_gradebook(out, rows, lab)
+    print(f"wrote {out / 'gradebook.csv'}, gradebook.json, gradebook.html and reports/")
+    return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdalab_course.layout import HIDDEN_CHECKS
+from lambdalab_course.processtree import stop_tree
 from lambdalab_course.targets import CLOUD_VARIABLE, TARGET_VARIABLE
 
 PLUGIN = "lambdalab_course.plugin"
@@ -36,14 +37,20 @@ def grading_workers(cloud: str, check_files: int) -> int:
 
 
 def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bool = True,
-               cloud: str | None = None, stack: str | None = None, hidden: bool = True) -> dict[str, Any]:
+               cloud: str | None = None, stack: str | None = None, hidden: bool = True,
+               timeout: float | None = None, workers: int | None = None, junit: Path | None = None) -> dict[str, Any]:
     """Run a lab's graded checks (all labs when ``lab`` is None) in a fresh pytest process;
     ``cloud``/``stack`` default to ``$LAMBDALAB_CLOUD``/``$LAMBDALAB_STACK``, then the local cloud.
 
     An instructor's hidden checks, copied into ``tests/labs/hidden/`` before grading, run with them
     unless ``hidden`` is False: ``hidden/test_<lab>*.py`` with a lab's checks, every
     ``hidden/test_*.py`` with all labs. The process loads the grading plugin itself, whatever the
-    course root's pytest configuration says."""
+    course root's pytest configuration says.
+
+    ``timeout`` (seconds) stops the process and every function it started, then raises
+    ``TimeoutError``; ``workers`` overrides how many pytest-xdist workers run (grading a class runs
+    learners side by side, one process each); ``junit`` also writes JUnit XML there, whose failure
+    messages say why a check failed."""
     tests = root / "tests" / "labs"
     files = sorted(tests.glob(f"test_{lab}.py" if lab else "test_*.py"))
     if hidden:
@@ -61,12 +68,24 @@ def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bo
         cmd += ["--cloud", cloud]
     if stack:
         cmd += ["--stack", stack]
-    workers = grading_workers(cloud or os.environ.get(CLOUD_VARIABLE) or "local", len(files))
+    if workers is None:
+        workers = grading_workers(cloud or os.environ.get(CLOUD_VARIABLE) or "local", len(files))
     if workers > 1:
         cmd += ["-n", str(workers), "--dist", "loadfile"]
     if quiet:
         cmd += ["-q", "--no-header", "-rN", "--tb=no"]
-    subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL if quiet else None, check=False)
+    if junit:
+        cmd += ["--junitxml", str(junit)]
+    own_group = timeout is not None  # a session of its own, so a timeout can stop all of it
+    with subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL if quiet else None,
+                          start_new_session=own_group) as process:
+        try:
+            process.wait(timeout=timeout)
+        except BaseException as exc:
+            stop_tree(process, own_group)
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise TimeoutError(f"grading took longer than {timeout:.3g} s") from None
+            raise
     report_file = report.with_suffix(".json")
     if not report_file.exists():
         raise RuntimeError(f"the graded checks did not run: see `pytest {' '.join(map(str, files))}`")

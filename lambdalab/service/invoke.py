@@ -46,6 +46,7 @@ ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_LIMIT = 3583  # bytes of base64, sync invokes only [INV]
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+HTTP_SOURCES = ("apigateway:", "lambda-api")  # callers the engine cannot see coming: they arrive in bursts
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,8 @@ class LambdaService:
                 self.scheduler.forget(1)
             return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
                                     client_context, start, forced, None)
-        turn = self.scheduler.arrive(fn.FunctionName, request_id, start, expected=expected)
+        turn = self.scheduler.arrive(fn.FunctionName, request_id, start, expected=expected,
+                                     burst=source.startswith(HTTP_SOURCES))
         try:
             points = AttemptPoints(function=fn.FunctionName, request_id=request_id, start=start,
                                    timeout_s=float(fn.Timeout), scheduler=self.scheduler, faults=self.call_faults,

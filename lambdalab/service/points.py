@@ -41,7 +41,7 @@ class AttemptPoints:
         self._turn = turn
         self._counts: Counter[str] = Counter()
         self._open: deque[tuple[str, str, float]] = deque()  # calls whose outcome is still to come
-        self._stopped_after: tuple[str, int] | None = None
+        self._stopped_after: tuple[str, int, dict[str, Any]] | None = None  # the call, its nth, its params
         self._outside = False  # waiting on a nested invoke, outside the scheduler
         self.pauses: list[Pause] = []
 
@@ -105,17 +105,18 @@ class AttemptPoints:
         nested = call == "lambda:Invoke" and params.get("InvocationType", "RequestResponse") == "RequestResponse"
         stop_after = nested or self._faults.wants_after(self.function, call)
         if stop_after:
-            self._stopped_after = (call, nth)
+            self._stopped_after = (call, nth, params)
         if nested:  # the invoked function needs the turn this one holds
             self._outside = True
             self._scheduler.leave(self._turn)
         return {"action": "go", "stop_after": stop_after}
 
     def _after(self, service: str, operation: str, outcome: str) -> dict[str, Any]:
-        call, nth = self._stopped_after or (f"{service}:{operation}", self._counts[f"{service}:{operation}"])
+        name = f"{service}:{operation}"
+        call, nth, params = self._stopped_after or (name, self._counts[name], {})
         self._stopped_after = None
         self._finish(outcome)
-        fault = self._faults.take(self.function, AFTER, call, nth, {})
+        fault = self._faults.take(self.function, AFTER, call, nth, params)
         if self._outside:
             self._outside = False
             if fault is None or fault.action != "pause":

@@ -12,10 +12,11 @@ would hold its turn forever; when its process has used no CPU for ``STALL_S`` of
 loses its turn and goes on outside the order until its next point. Handlers that compute, sleep or
 call AWS never do.
 
-Invocations nobody announced (a caller's own threads, HTTP requests to the API Gateway) arrive in
-the machine's order; so that a burst of them still lands at one virtual instant, time inside
-invocations does not move past that instant until ``EXTERNAL_GRACE_S`` of wall time has passed with
-no new arrival.
+Invocations nobody announced arrive in the machine's order. HTTP callers (the API Gateway, the
+Lambda API) come in bursts from threads and processes the engine cannot see: so that a burst still
+lands at one virtual instant, after such an arrival time inside invocations does not move past that
+instant until ``EXTERNAL_GRACE_S`` of wall time has passed with no new one. (A direct
+``cloud.invoke`` blocks its caller, so it needs no such grace.)
 
 Policies: ``seeded`` (ties in a seeded random order) and ``reads-first`` (at a tie, every start
 and every read — ``Get*``, ``Query``, ``Scan``, ``Head*``, ``List*``, ``Receive*``, ``Describe*``,
@@ -104,13 +105,14 @@ class Scheduler:
             self._expected = max(0, self._expected - count)
             self._grant()
 
-    def arrive(self, function: str, request_id: str, due: float, *, expected: bool) -> Turn:
-        """An invocation starts; returns once it is its turn to run."""
+    def arrive(self, function: str, request_id: str, due: float, *, expected: bool, burst: bool = False) -> Turn:
+        """An invocation starts; returns once it is its turn to run. ``burst``: it came over HTTP,
+        where more callers of the same instant may be on their way."""
         turn = Turn(function, request_id, next(self._seq))
         with self._cond:
             if expected:
                 self._expected = max(0, self._expected - 1)
-            else:
+            elif burst:
                 self._external_due, self._external_wall = due, time.monotonic()
         self.park(turn, due, START)
         return turn
