@@ -25,7 +25,8 @@ if TYPE_CHECKING:
         ResourceNotFoundException,
         TooManyRequestsException,
     )
-    from lambdalab.observe.journal import Invocation, Journal
+    from lambdalab.observe.journal import Call, Invocation, Journal
+    from lambdalab.service.callfaults import Pause
     from lambdalab.service.faults import Faults
     from lambdalab.service.invoke import InvokeResult
     from lambdalab.sources.asyncinvoke.queue import AsyncQueue
@@ -44,6 +45,8 @@ _HOMES = {
     "Journal": "lambdalab.observe.journal",
     "Invocation": "lambdalab.observe.journal",
     "Faults": "lambdalab.service.faults",
+    "Pause": "lambdalab.service.callfaults",
+    "Call": "lambdalab.observe.journal",
     "SqsPoller": "lambdalab.sources.sqs.poller",
     "StreamPoller": "lambdalab.sources.streams.poller",
     "AsyncQueue": "lambdalab.sources.asyncinvoke.queue",
@@ -66,6 +69,7 @@ __all__ = [
     "RESERVED_LIMIT",
     "AsyncQueue",
     "AwsApiError",
+    "Call",
     "ConfigurationError",
     "Faults",
     "FunctionConfig",
@@ -75,6 +79,7 @@ __all__ = [
     "LambdaLabError",
     "LocalCloud",
     "NotSupportedLocally",
+    "Pause",
     "ResourceNotFoundException",
     "SqsPoller",
     "StreamPoller",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lambdalab.clock import iso_timestamp
 from lambdalab.config import REGION
 from lambdalab.errors import AwsApiError, ConfigurationError
+from lambdalab.sources.asyncinvoke.push import PushSource
 from lambdalab.sources.asyncinvoke.s3events import s3_event, s3_record, sequencer
 
 if TYPE_CHECKING:
@@ -62,19 +63,15 @@ def configuration_id(lid: str, kind: str, index: int) -> str:
     return base64.b64encode(str(value).encode()).decode().rstrip("=")
 
 
-class S3Notifications:
-    """Listens to the data plane's S3 object events; a Poller only so the cloud closes it."""
+class S3Notifications(PushSource):
+    """Listens to the data plane's S3 object events."""
 
     def __init__(self, context: SourceContext, queue: AsyncQueue):
-        self._service = context.service
-        self._clock = context.clock
-        self._queue = queue
+        super().__init__(context, queue)
         # bucket name -> logical id
         self._buckets = {str(attrs["Ref"]): lid for lid, attrs in context.model.deployed(BUCKET_TYPE).items()}
         self._sequence = itertools.count(1)
         self._lock = threading.Lock()
-        self.delivered = 0
-        self._listeners = context.dataplane.listeners
         self._listeners.add_s3(self.on_event)
 
     def apply_template(self, context: SourceContext) -> None:
@@ -109,14 +106,7 @@ class S3Notifications:
                 bucket=event.bucket, key=event.key, configuration_id=configuration_id, sequence=sequence,
                 size=event.size, etag=event.etag, version_id=event.version_id,
             )
-            body = json.dumps(s3_event(record)).encode()
-            copies = 2 if self._service.faults.take_source_fault("duplicate", lid, event.bucket) else 1
-            for _ in range(copies):
-                self._queue.enqueue(fn, body, self._service.request_ids.next(), f"s3:{lid}")
-                self.delivered += 1
-
-    def poll(self) -> bool:
-        return False
+            self.push(fn, json.dumps(s3_event(record)).encode(), f"s3:{lid}", lid, event.bucket)
 
     def close(self) -> None:
         self._listeners.remove(self.on_event)

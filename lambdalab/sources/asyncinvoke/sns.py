@@ -16,6 +16,7 @@ from lambdalab.clock import iso_timestamp
 from lambdalab.config import ACCOUNT_ID, REGION
 from lambdalab.dataplane.patches.notifications import rename_subscription
 from lambdalab.errors import AwsApiError, ConfigurationError
+from lambdalab.sources.asyncinvoke.push import PushSource
 from lambdalab.sources.asyncinvoke.snsevents import sns_event, sns_record
 
 if TYPE_CHECKING:
@@ -29,20 +30,15 @@ SUBSCRIPTION_PROPERTIES = frozenset({"Protocol", "Endpoint", "TopicArn", "Filter
 PROTOCOLS = ("lambda", "sqs")
 
 
-class SnsDeliveries:
-    """Listens to the data plane's deliveries to lambda subscriptions; a Poller only so the cloud
-    closes it."""
+class SnsDeliveries(PushSource):
+    """Listens to the data plane's deliveries to lambda subscriptions."""
 
     def __init__(self, context: SourceContext, queue: AsyncQueue):
-        self._service = context.service
-        self._clock = context.clock
-        self._queue = queue
+        super().__init__(context, queue)
         self._topics = {  # topic ARN -> (logical id, name)
             str(attrs["Ref"]): (lid, str(attrs.get("TopicName", lid)))
             for lid, attrs in context.model.deployed(TOPIC_TYPE).items()
         }
-        self.delivered = 0
-        self._listeners = context.dataplane.listeners
         self._listeners.add_sns(self.on_publish)
 
     def subscribe_template(self, context: SourceContext) -> None:
@@ -60,15 +56,8 @@ class SnsDeliveries:
         record = sns_record(subscription_arn=delivery.subscription_arn, topic_arn=delivery.topic_arn,
                             message_id=delivery.message_id, message=delivery.message, subject=delivery.subject,
                             time=iso_timestamp(self._clock.now()), attributes=delivery.attributes, region=REGION)
-        body = json.dumps(sns_event(record)).encode()
         lid, name = self._topics.get(delivery.topic_arn, (delivery.topic_name, delivery.topic_name))
-        copies = 2 if self._service.faults.take_source_fault("duplicate", lid, name, delivery.topic_arn) else 1
-        for _ in range(copies):
-            self._queue.enqueue(fn, body, self._service.request_ids.next(), f"sns:{lid}")
-            self.delivered += 1
-
-    def poll(self) -> bool:
-        return False
+        self.push(fn, json.dumps(sns_event(record)).encode(), f"sns:{lid}", lid, name, delivery.topic_arn)
 
     def close(self) -> None:
         self._listeners.remove(self.on_publish)
