@@ -133,6 +133,7 @@ class LocalCloud:
             if _open_cloud is self:
                 _open_cloud = None
         self.clock.close()  # no more timers or real-time polls
+        self.service.scheduler.close()  # invocations waiting for a turn or at a pause go on, to their end
         for closer in reversed(self._closers):
             closer()
         self._closers.clear()

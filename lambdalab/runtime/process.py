@@ -174,6 +174,9 @@ class FunctionProcess:
                     self._answer_point(answer, on_point)
                 except VirtualTimeout:
                     return self._stop(TIMED_OUT, signal.SIGKILL)
+                except BaseException:  # the engine refused to go on (bad use of a fault): the run ends here
+                    self._stop(EXITED, signal.SIGKILL)
+                    raise
                 waited = time.monotonic() - began
                 deadline, next_watch = deadline + waited, next_watch + waited
                 answer = self._take_message() if self._buffer else None

@@ -41,6 +41,7 @@ class Pause:
     _resumed: threading.Event = field(default_factory=threading.Event)
     request_id: str | None = None
     _on_resume: Callable[[], None] | None = None
+    armed_by: int = field(default_factory=threading.get_ident)  # the thread that armed it
 
     @property
     def reached(self) -> bool:

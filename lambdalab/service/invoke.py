@@ -259,7 +259,7 @@ class LambdaService:
         try:
             points = AttemptPoints(function=fn.FunctionName, request_id=request_id, start=start,
                                    timeout_s=float(fn.Timeout), scheduler=self.scheduler, faults=self.call_faults,
-                                   journal=self.journal, turn=turn)
+                                   journal=self.journal, turn=turn, engine_now=self.clock.now)
             return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
                                     client_context, start, forced, points)
         finally:
@@ -372,6 +372,7 @@ class LambdaService:
             return [e.env_id for e in self._all if function is None or e.function_name == function]
 
     def shutdown(self) -> None:
+        self.scheduler.close()
         with self._lock:
             self._closed = True
             envs = list(self._all)

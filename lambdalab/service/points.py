@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any
 
+from lambdalab.errors import LambdaLabError
 from lambdalab.observe.journal import Call, Journal
 from lambdalab.runtime.environment import ExecutionEnvironment
 from lambdalab.runtime.process import VirtualTimeout
@@ -30,7 +32,7 @@ class AttemptPoints:
 
     def __init__(self, *, function: str, request_id: str, start: float, timeout_s: float,
                  scheduler: Scheduler, faults: CallFaults, journal: Journal, turn: Turn,
-                 paused_here: threading.Event | None = None):
+                 engine_now: Callable[[], float] | None = None):
         self.function = function
         self.request_id = request_id
         self.now = start
@@ -44,6 +46,7 @@ class AttemptPoints:
         self._stopped_after: tuple[str, int, dict[str, Any]] | None = None  # the call, its nth, its params
         self._outside = False  # waiting on a nested invoke, outside the scheduler
         self.pauses: list[Pause] = []
+        self._engine_now = engine_now
 
     # -- the process's point handler ------------------------------------------------------------
     def __call__(self, kind: str, payload: bytes) -> bytes | None:
@@ -134,10 +137,22 @@ class AttemptPoints:
         if pause is None:
             return
         pause.request_id = self.request_id
+        if threading.get_ident() == pause.armed_by:
+            raise LambdaLabError(
+                f"{self.function} reached its pause {pause.when} {pause.call} on the thread that armed it, "
+                "which would then wait forever for resume(): invoke it from another thread, with "
+                "invocation_type='Event', or through its event source")
         self.pauses.append(pause)
         pause._on_resume = lambda: self._scheduler.hold(self._turn, False)
         pause._reached.set()
         self._scheduler.park(self._turn, self.now, point, operation, held=not pause._resumed.is_set())
+        # It was held while the engine's clock went on: it resumes at the engine's time, and a
+        # function held past its timeout is timed out, as Lambda would have done meanwhile.
+        if self._engine_now is not None:
+            self.now = max(self.now, self._engine_now())
+        if self.now > self.deadline:
+            self.now = self.deadline
+            raise VirtualTimeout()
 
     def _finish(self, outcome: str) -> None:
         if not self._open:

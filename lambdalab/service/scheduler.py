@@ -85,6 +85,7 @@ class Scheduler:
         self._seq = itertools.count()
         self._rng = random.Random(seed)
         self.policy = "seeded"
+        self._closed = False
         self._external_due = float("-inf")  # the virtual instant the last unannounced arrival came at...
         self._external_wall = float("-inf")  # ...and when, in wall time
 
@@ -125,7 +126,7 @@ class Scheduler:
             turn.due, turn.point, turn.operation, turn.held = due, point, operation, held
             self._parked.append(turn)
             self._grant()
-            while self._running is not turn:
+            while self._running is not turn and not self._closed:
                 if not self._cond.wait(self._next_check()):
                     self._detach_stalled()
                     self._grant()
@@ -139,6 +140,12 @@ class Scheduler:
         if running is not None and running.stalled():
             self._running = None
             self._grant()
+
+    def close(self) -> None:
+        """The cloud is closing: every waiting invocation goes on (its process is being stopped)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
     def hold(self, turn: Turn, held: bool) -> None:
         """Pause or resume a parked turn."""

@@ -334,8 +334,8 @@ def test_a_paused_invocation_waits_while_the_rest_of_the_cloud_goes_on(cloud):
         duplicate = cloud.invoke("Writer", {"keys": ["a", "b"]})
         assert duplicate.json == {"raised": None} and results == []
         before = cloud.now()
-        cloud.advance(30)
-        assert cloud.now() == pytest.approx(before + 30)
+        cloud.advance(5)  # within Writer's 10 s timeout: held past it, it would be timed out
+        assert cloud.now() == pytest.approx(before + 5)
         assert results == []
     finally:
         pause.resume()
@@ -348,6 +348,58 @@ def test_a_paused_invocation_waits_while_the_rest_of_the_cloud_goes_on(cloud):
     assert [i.request_id for i in cloud.journal.invocations("Writer")] == [duplicate.request_id, first.request_id]
     with pytest.raises(LambdaLabError, match="already resumed"):
         pause.resume()
+
+
+def send(cloud: LocalCloud, key: str) -> None:
+    cloud.client("sqs").send_message(QueueUrl=cloud.resource("Jobs"), MessageBody=json.dumps({"key": key}))
+
+
+def test_a_batch_paused_mid_run_lets_the_poller_go_on_and_finishes_when_resumed(cloud):
+    """A queue-driven invocation held at a pause does not hold the cloud: other messages are
+    processed meanwhile, and once resumed the batch finishes and is deleted. ``advance`` drives
+    the clock in steps while it is held (``run_until_idle`` would also run the end of its
+    visibility timeout, the next test)."""
+    pause = cloud.faults.pause("Racer", before="dynamodb:PutItem")
+    send(cloud, "held")
+    cloud.advance(1)
+    assert pause.reached
+    send(cloud, "meanwhile")
+    cloud.advance(1)
+    assert stored(cloud, "meanwhile") is not None and stored(cloud, "held") is None
+    pause.resume()
+    cloud.run_until_idle()
+    assert stored(cloud, "held") is not None
+    assert [str(r.outcome) for r in cloud.journal.invocations("Racer")] == ["Success", "Success"]
+    assert cloud.queue_attributes("Jobs")["ApproximateNumberOfMessages"] == "0"
+    assert cloud.queue_attributes("Jobs")["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_a_message_comes_back_after_its_visibility_timeout_while_its_batch_is_paused(cloud):
+    """[SQS-a]: a batch still running when the queue's visibility timeout ends is received again by
+    another invocation; held past its own timeout, the first one is then timed out, as Lambda would."""
+    pause = cloud.faults.pause("Racer", before="dynamodb:PutItem")
+    send(cloud, "taken-over")
+    cloud.run_until_idle()  # everything but the held batch: its message comes back after 60 s
+    assert pause.reached
+    runs = cloud.journal.invocations("Racer")
+    assert [(r.attempt, str(r.outcome)) for r in runs] == [(2, "Success")]
+    assert runs[0].start - cloud.journal.origin >= 60
+    pause.resume()
+    cloud.run_until_idle()
+    runs = cloud.journal.invocations("Racer")
+    assert [(r.attempt, str(r.outcome), r.detail) for r in runs] == [(2, "Success", None),
+                                                                     (1, "Error", "Sandbox.Timedout")]
+    assert cloud.queue_attributes("Jobs")["ApproximateNumberOfMessages"] == "0"
+
+
+def test_a_pause_reached_on_the_thread_that_armed_it_is_refused_instead_of_waiting_forever(cloud):
+    """A synchronous invoke from the thread that armed the pause could never be resumed: it ends at
+    once with an error that says why and what to do, and the cloud goes on."""
+    cloud.faults.pause("Writer", before="dynamodb:PutItem")
+    with pytest.raises(LambdaLabError, match="on the thread that armed it"):
+        cloud.invoke("Writer", {"keys": ["x"]})
+    assert stored(cloud, "x") is None
+    assert cloud.invoke("Writer", {"keys": ["y"]}).json == {"raised": None}
 
 
 def test_resuming_a_pause_no_invocation_reached_is_refused(cloud):

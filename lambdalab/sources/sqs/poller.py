@@ -9,11 +9,14 @@ each receive, and moto's redrive moves a message to the dead-letter queue on the
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
 
 from lambdalab.config import REGION
 from lambdalab.dataplane import datachanges
@@ -237,9 +240,25 @@ class SqsPoller(MappingPoller[MappingStats]):
                      self.source, max(receive_count(r) for r in b.records))
             for b in batches
         ]
-        answers = self._sender.send(deliveries, start)
-        for batch, answer in zip(batches, answers, strict=True):
-            self._settle(batch, answer, visibility, max_receives)
+        late: dict[int, Any] = {}
+
+        def settle_late(index: int, answer: Answer) -> None:
+            """A batch paused mid-run answers at last: settle it on the engine's clock."""
+            expiry = late.pop(index, None)
+            if expiry is not None:
+                expiry.cancelled = True
+            settle = functools.partial(self._settle, batches[index], answer, visibility, max_receives)
+            self._clock.call_at(self._clock.now(), settle, label="sqs-late-answer")
+
+        answers = self._sender.send_deferring(deliveries, start, settle_late)
+        for index, (batch, answer) in enumerate(zip(batches, answers, strict=True)):
+            if answer is not None:
+                self._settle(batch, answer, visibility, max_receives)
+            elif not batch.duplicate:  # still running: its messages come back when their visibility ends
+                handles = [r["receiptHandle"] for r in batch.records]
+                late[index] = self._clock.call_at(batch.received_at + visibility,
+                                                  functools.partial(self._end_visibility, handles),
+                                                  label=f"sqs-visibility:{self.config.queue_name}")
 
     def _with_duplicates(self, batches: list[_Batch]) -> list[_Batch]:
         """The duplicate-delivery fault: a copy of a message, in a batch of its own, at the same time."""
@@ -290,7 +309,11 @@ class SqsPoller(MappingPoller[MappingStats]):
         if self._closed:
             return
         for handle in handles:
-            self._dataplane.end_visibility(self.config.queue_url, handle)
+            try:
+                self._dataplane.end_visibility(self.config.queue_url, handle)
+            except ClientError as exc:  # deleted, or received again since (a batch that ran past its visibility)
+                if exc.response.get("Error", {}).get("Code") not in STALE_HANDLE:
+                    raise
 
     def _delete(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), RECEIVE_LIMIT):
@@ -301,6 +324,9 @@ class SqsPoller(MappingPoller[MappingStats]):
     def _log(self, lines: list[str]) -> None:
         now = self._clock.now()
         self._service.logs.put(self.function.FunctionName, [LogEvent(now, LOG_STREAM, "", line) for line in lines])
+
+
+STALE_HANDLE = ("ReceiptHandleIsInvalid", "InvalidParameterValue", "MessageNotInflight")
 
 
 def _empty(queue: dict[str, str]) -> bool:
