@@ -58,6 +58,7 @@ def test_a_retry_that_would_come_after_the_maximum_age_is_event_age_exceeded():
 def test_throttle_backoff_grows_exponentially_from_one_second_to_five_minutes():
     """[A-ERR]: the retry interval for throttles grows exponentially from 1 s to a maximum of 5 minutes."""
     assert [processor.throttle_backoff(n) for n in range(1, 12)] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
+    assert processor.throttle_backoff(5000) == 300  # any number of throttles in a row, no overflow
 
 
 def test_throttled_events_are_retried_until_the_six_hour_default_age():

@@ -101,7 +101,7 @@ def test_records_older_than_the_maximum_age_are_expired_from_the_front() -> None
     """[KIN-ONF],[KT] Records older than MaximumRecordAgeInSeconds are discarded; -1 keeps them."""
     assert processor.expired([0.0, 50.0, 100.0], 100.0, maximum_record_age=60) == 1
     assert processor.expired([0.0, 30.0], 100.0) == 0
-    assert [processor.backoff(n) for n in (1, 2, 3, 7, 20)] == [1, 2, 4, 60, 60]
+    assert [processor.backoff(n) for n in (1, 2, 3, 7, 20, 5000)] == [1, 2, 4, 60, 60, 60]
 
 
 def test_kinesis_records_have_every_key_of_the_sample_event() -> None:

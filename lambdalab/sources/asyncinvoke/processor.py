@@ -54,7 +54,7 @@ def retry_delay(retry: int) -> float:
 
 def throttle_backoff(throttles: int) -> float:
     """Seconds before the next try after the ``throttles``-th throttle in a row: 1, 2, 4 ... 300."""
-    return min(THROTTLE_BACKOFF_FIRST_S * 2 ** (throttles - 1), THROTTLE_BACKOFF_MAX_S)
+    return min(THROTTLE_BACKOFF_FIRST_S * 2 ** min(max(0, throttles - 1), 32), THROTTLE_BACKOFF_MAX_S)
 
 
 def too_old(age: float, config: EventInvokeConfig) -> bool:

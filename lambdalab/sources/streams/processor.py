@@ -125,4 +125,4 @@ def expired(arrivals: list[float], now: float, *, maximum_record_age: int = INFI
 def backoff(failures: int) -> float:
     """Seconds before a failed or throttled batch is tried again: 1 s, doubling, at most 60 s.
     AWS says it retries "with backoff" without the numbers; these are the engine's."""
-    return min(MAX_BACKOFF_S, 2.0 ** max(0, failures - 1))
+    return min(MAX_BACKOFF_S, 2.0 ** min(max(0, failures - 1), 32))  # no overflow after 1,024 failures
