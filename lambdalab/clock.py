@@ -23,6 +23,8 @@ IDLE_HORIZON_S = 30 * 24 * 3600.0
 MAX_STEPS = 1_000_000
 # How often the real clock polls event sources when they had nothing to do.
 REAL_POLL_INTERVAL_S = 0.1
+# How often the virtual clock looks again while an invocation in another thread is under way.
+BUSY_WAIT_S = 0.002
 
 
 @dataclass(order=True)
@@ -101,13 +103,19 @@ class Clock:
 
 
 class VirtualClock(Clock):
-    """Time moves only when asked to, or by the measured length of handler runs."""
+    """Time moves only when asked to, or by the length of invocations on the engine's clock."""
 
     virtual = True
 
     def __init__(self, start: float = VIRTUAL_EPOCH):
         self._now = start
+        self._busy: Callable[[], bool] = _no_sources
         super().__init__()
+
+    def set_busy(self, busy: Callable[[], bool]) -> None:
+        """``busy()`` says an invocation is under way in another thread (one resumed from a pause, an
+        HTTP request's): time does not move past it until it is done, whatever the machine's speed."""
+        self._busy = busy
 
     def now(self) -> float:
         with self._lock:
@@ -139,6 +147,12 @@ class VirtualClock(Clock):
                 steps += 1
                 continue
             task = self._pop_due(limit)
+            if (task is None or task.due > self._now) and self._busy():
+                if task is not None:
+                    with self._lock:
+                        heapq.heappush(self._tasks, task)
+                time.sleep(BUSY_WAIT_S)  # what it settles may be due now: poll again first
+                continue
             if task is None:
                 return steps
             with self._lock:

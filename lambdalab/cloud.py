@@ -78,6 +78,8 @@ class LocalCloud:
         self._closers.append(self.sources.close)
         self.sources.attach_all(SourceContext(clock=clock, service=self.service, dataplane=dataplane, model=model))
         clock.set_poll(self.sources.poll)
+        if isinstance(clock, VirtualClock):
+            clock.set_busy(self.service.scheduler.busy)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @classmethod

@@ -57,6 +57,7 @@ class Turn:
     point: str = START
     operation: str = ""
     held: bool = False  # paused by a fault: parked, but not eligible until resumed
+    detached: bool = False  # lost its turn while blocked outside the engine's view, until its next point
     probe: Callable[[], float | None] | None = None  # CPU seconds its process has used, when known
     _cpu: float | None = field(default=None, repr=False)
     _cpu_since: float = field(default=0.0, repr=False)
@@ -86,6 +87,7 @@ class Scheduler:
         self._rng = random.Random(seed)
         self.policy = "seeded"
         self._closed = False
+        self._alive: set[Turn] = set()  # arrived and not left
         self._external_due = float("-inf")  # the virtual instant the last unannounced arrival came at...
         self._external_wall = float("-inf")  # ...and when, in wall time
 
@@ -111,6 +113,7 @@ class Scheduler:
         where more callers of the same instant may be on their way."""
         turn = Turn(function, request_id, next(self._seq))
         with self._cond:
+            self._alive.add(turn)
             if expected:
                 self._expected = max(0, self._expected - 1)
             elif burst:
@@ -123,7 +126,7 @@ class Scheduler:
         with self._cond:
             if self._running is turn:
                 self._running = None
-            turn.due, turn.point, turn.operation, turn.held = due, point, operation, held
+            turn.due, turn.point, turn.operation, turn.held, turn.detached = due, point, operation, held, False
             self._parked.append(turn)
             self._grant()
             while self._running is not turn and not self._closed:
@@ -138,6 +141,7 @@ class Scheduler:
     def _detach_stalled(self) -> None:
         running = self._running
         if running is not None and running.stalled():
+            running.detached = True
             self._running = None
             self._grant()
 
@@ -160,7 +164,15 @@ class Scheduler:
                 self._running = None
             if turn in self._parked:
                 self._parked.remove(turn)
+            self._alive.discard(turn)
             self._grant()
+
+    def busy(self) -> bool:
+        """An invocation is under way (not held at a pause, not blocked outside the engine): the
+        virtual clock must not move past it. Asked by the clock's driver between its steps."""
+        with self._cond:
+            running = self._running
+            return any(not t.held and not t.detached and not (t is running and t.stalled()) for t in self._alive)
 
     def held(self) -> list[Turn]:
         with self._cond:

@@ -392,6 +392,64 @@ def test_a_message_comes_back_after_its_visibility_timeout_while_its_batch_is_pa
     assert cloud.queue_attributes("Jobs")["ApproximateNumberOfMessages"] == "0"
 
 
+def test_an_event_paused_mid_run_lets_the_async_queue_go_on_and_finishes_when_resumed(cloud):
+    """An asynchronous invocation held at a pause does not hold the async queue: later events run,
+    ``run_until_idle`` returns, and once resumed the held one finishes."""
+    pause = cloud.faults.pause("Writer", before="dynamodb:PutItem", where=lambda p: p["Item"]["id"]["S"] == "late")
+    cloud.invoke("Writer", {"keys": ["late"]}, invocation_type="Event")
+    cloud.run_until_idle()
+    assert pause.reached and stored(cloud, "late") is None
+    cloud.invoke("Writer", {"keys": ["next"]}, invocation_type="Event")
+    cloud.run_until_idle()
+    assert stored(cloud, "next") is not None and stored(cloud, "late") is None
+    pause.resume()
+    cloud.run_until_idle()
+    assert stored(cloud, "late") is not None
+    assert [str(r.outcome) for r in cloud.journal.invocations("Writer")] == ["Success", "Success"]
+
+
+STREAM = TABLE + """\
+Events:
+  Type: AWS::Kinesis::Stream
+  Properties: {ShardCount: 1}
+Recorder:
+  Type: AWS::Serverless::Function
+  Properties:
+    CodeUri: src/
+    Handler: recorder.handler
+    Timeout: 10
+    Events:
+      Events:
+        Type: Kinesis
+        Properties: {Stream: !GetAtt Events.Arn, BatchSize: 1, StartingPosition: TRIM_HORIZON}
+"""
+RECORDER = """
+import base64, boto3
+ddb = boto3.client("dynamodb")
+
+def handler(event, context):
+    for record in event["Records"]:
+        key = base64.b64decode(record["kinesis"]["data"]).decode()
+        ddb.put_item(TableName="Items", Item={"id": {"S": key}})
+"""
+
+
+def test_a_stream_batch_paused_mid_run_holds_its_shard_until_resumed(make_cloud):
+    """A stream batch held at a pause does not hold the cloud, but its shard waits for it (records of
+    a shard are processed in order): once resumed, the shard goes on."""
+    cloud = make_cloud(STREAM, {"app.py": APP, "recorder.py": RECORDER})
+    pause = cloud.faults.pause("Recorder", before="dynamodb:PutItem", where=lambda p: p["Item"]["id"]["S"] == "r1")
+    kinesis = cloud.client("kinesis")
+    for key in ("r1", "r2"):
+        kinesis.put_record(StreamName=cloud.resource("Events"), Data=key.encode(), PartitionKey="one")
+    cloud.run_until_idle()
+    assert pause.reached and stored(cloud, "r1") is None and stored(cloud, "r2") is None
+    pause.resume()
+    cloud.run_until_idle()
+    assert stored(cloud, "r1") is not None and stored(cloud, "r2") is not None
+    assert [c.name for c in cloud.journal.calls("Recorder")] == ["dynamodb:PutItem", "dynamodb:PutItem"]
+
+
 def test_a_pause_reached_on_the_thread_that_armed_it_is_refused_instead_of_waiting_forever(cloud):
     """A synchronous invoke from the thread that armed the pause could never be resumed: it ends at
     once with an error that says why and what to do, and the cloud goes on."""

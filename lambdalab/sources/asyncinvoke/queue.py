@@ -9,6 +9,7 @@ and, on the last one of a failed event, why no attempt follows (``stop_reason``)
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import threading
@@ -118,10 +119,19 @@ class AsyncQueue:
             else:
                 runnable.append((event, fn))
         deliveries = [Delivery(fn, e.body, e.request_id, e.source, e.invoke_count + 1) for e, fn in runnable]
-        answers = self._sender.send(deliveries, now)
-        for (event, fn), delivery, answer in zip(runnable, deliveries, answers, strict=True):
+        for (event, _), delivery in zip(runnable, deliveries, strict=True):
             event.last_attempt = delivery.attempt
-            self._settle(event, fn, answer)
+
+        def settle_late(index: int, answer: Answer) -> None:
+            """An event paused mid-run answers at last: settle it on the engine's clock."""
+            event, fn = runnable[index]
+            self._clock.call_at(self._clock.now(), functools.partial(self._settle, event, fn, answer),
+                                label="async-late-answer")
+
+        answers = self._sender.send_deferring(deliveries, now, settle_late)
+        for (event, fn), answer in zip(runnable, answers, strict=True):
+            if answer is not None:  # None: paused at a call, it answers when resumed
+                self._settle(event, fn, answer)
         return True
 
     def close(self) -> None:

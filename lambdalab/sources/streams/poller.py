@@ -11,6 +11,7 @@ goes to the on-failure destination when there is one, and always to the function
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -78,6 +79,7 @@ class _Slot:
     failures: int = 0  # consecutive failed or throttled invokes: the backoff grows with them
     retry_at: float | None = None
     window_ends: float | None = None
+    in_flight: bool = False  # its batch is still running (held at a pause): the shard waits for it
 
 
 class StreamPoller(MappingPoller[MappingStats]):
@@ -115,10 +117,24 @@ class StreamPoller(MappingPoller[MappingStats]):
             batch.last_request_id = self._service.request_ids.next()
             deliveries.append(Delivery(self.function, batch_payload(batch.records), batch.last_request_id,
                                        self.source, batch.invokes))
-        answers = self._sender.send(deliveries, start)
+
+        def settle_late(index: int, answer: Answer) -> None:
+            """A batch paused mid-run answers at last: its shard goes on, on the engine's clock."""
+            slot, batch = due[index]
+            self._clock.call_at(self._clock.now(), functools.partial(self._settle_late, slot, batch, answer),
+                                label="stream-late-answer")
+
+        answers = self._sender.send_deferring(deliveries, start, settle_late)
         for (slot, batch), answer in zip(due, answers, strict=True):
-            self._settle(slot, batch, answer)
+            if answer is None:  # paused at a call: the shard waits for it, as a shard waits for its batch
+                slot.in_flight = True
+            else:
+                self._settle(slot, batch, answer)
         return True
+
+    def _settle_late(self, slot: _Slot, batch: _Batch, answer: Answer) -> None:
+        slot.in_flight = False
+        self._settle(slot, batch, answer)
 
     # -- reading and batching ------------------------------------------------------------------
     def _read(self, now: float) -> None:
@@ -138,8 +154,8 @@ class StreamPoller(MappingPoller[MappingStats]):
         due = []
         for slots in self._slots.values():
             for slot in slots:
-                if slot.retry_at is not None and now < slot.retry_at:
-                    continue  # blocked: its batch waits for its retry
+                if slot.in_flight or (slot.retry_at is not None and now < slot.retry_at):
+                    continue  # blocked: its batch still runs, or waits for its retry
                 batch = self._next_batch(slot, now)
                 if batch is not None:
                     due.append((slot, batch))
