@@ -8,6 +8,8 @@ clock, where every AWS call is a point the engine controls.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 import threading
 from collections.abc import Callable
@@ -22,9 +24,32 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 
 def check_call_name(call: str) -> str:
+    """``call`` if it names an operation of an AWS service botocore knows, else a clear error."""
     if not isinstance(call, str) or not CALL_NAME.match(call) or not call.split(":")[1][0].isupper():
         raise LambdaLabError(f"{call!r} is not a call name: write it as boto3 names it, e.g. 'dynamodb:PutItem'")
+    service, operation = call.split(":")
+    if service not in _services():
+        raise LambdaLabError(f"{call!r}: boto3 has no service {service!r} (as in boto3.client({service!r}))")
+    operations = _operations(service)
+    if operation not in operations:
+        close = difflib.get_close_matches(operation, operations, n=1)
+        hint = f"; did you mean {service}:{close[0]}?" if close else ""
+        raise LambdaLabError(f"{call!r}: {service} has no operation {operation!r}{hint}")
     return call
+
+
+@functools.cache
+def _services() -> frozenset[str]:
+    import botocore.session  # lazy: the engine has it loaded by then; a check of a name costs ~0.1 s once
+
+    return frozenset(botocore.session.get_session().get_available_services())
+
+
+@functools.cache
+def _operations(service: str) -> tuple[str, ...]:
+    import botocore.session
+
+    return tuple(botocore.session.get_session().get_service_model(service).operation_names)
 
 
 @dataclass(eq=False)

@@ -488,6 +488,14 @@ def test_a_malformed_call_name_is_refused_with_the_expected_form(cloud, call):
         assert repr(call) in str(raised.value)
 
 
+def test_an_unknown_service_or_operation_is_refused_by_name(cloud):
+    """A call name must name a real boto3 service and one of its operations; a near miss is suggested."""
+    with pytest.raises(LambdaLabError, match="no service 'dynamo'"):
+        cloud.faults.fail_call("Writer", "dynamo:PutItem")
+    with pytest.raises(LambdaLabError, match="did you mean dynamodb:PutItem"):
+        cloud.faults.pause("Writer", before="dynamodb:PutItems")
+
+
 def test_a_point_is_named_by_exactly_one_of_before_and_after(cloud):
     with pytest.raises(LambdaLabError, match="exactly one point"):
         cloud.faults.pause("Writer", before="dynamodb:PutItem", after="dynamodb:PutItem")
