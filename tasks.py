@@ -116,8 +116,25 @@ def regenerate_events() -> int:
     return 0
 
 
+def _venv_python_version() -> str | None:
+    """The X.Y of the Python .venv was made with, from its pyvenv.cfg (None: no usable .venv)."""
+    try:
+        config = (VENV / "pyvenv.cfg").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^version(?:_info)?\s*=\s*(\d+)\.(\d+)", config, flags=re.MULTILINE)
+    return f"{found.group(1)}.{found.group(2)}" if found else None
+
+
 def setup() -> None:
-    """Create .venv and install the pinned requirements, once per requirements change."""
+    """Create .venv and install the pinned requirements, once per requirements change. A .venv made
+    by another Python (an earlier try with another version) is made again with this one."""
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    made_with = _venv_python_version()
+    if VENV.exists() and made_with != running:
+        print(f"re-creating .venv with Python {running} (it was made with {made_with or 'an unknown Python'}) ...",
+              flush=True)
+        shutil.rmtree(VENV)
     if STAMP.exists() and STAMP.read_text() == _digest():
         return
     if not (BIN / "python").exists():
@@ -125,8 +142,11 @@ def setup() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     print("installing requirements (first run takes about a minute) ...", flush=True)
-    subprocess.run([*pip, "-r", str(ROOT / "requirements.txt")], check=True)
-    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    for args in (["-r", str(ROOT / "requirements.txt")], ["--no-deps", "-e", str(ROOT)]):
+        if subprocess.run([*pip, *args]).returncode:
+            print(f"tasks.py: pip could not install the pinned requirements with Python {running} (its message is "
+                  "above); try another installed Python 3, e.g. `python3.12 tasks.py ...`", flush=True)
+            raise SystemExit(1)
     STAMP.write_text(_digest())
 
 
