@@ -115,8 +115,10 @@ def _call_name(model: Any) -> tuple[str, str]:
     return str(model.service_model.service_name), str(model.name)
 
 
-def _remember_params(params: Any, context: dict[str, Any], **_: Any) -> None:
+def _remember(params: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
+    """The call's parameters as the handler passed them, and its model, for the points after it."""
     context["lambdalab_params"] = params
+    context["lambdalab_model"] = model
 
 
 def _die() -> None:
@@ -186,14 +188,9 @@ def _after_call_error(exception: BaseException, context: dict[str, Any], **kwarg
         _after(model, context, type(exception).__name__, "")
 
 
-def _remember_model(model: Any, context: dict[str, Any], **_: Any) -> None:
-    context["lambdalab_model"] = model
-
-
 def _on_client(client: Any) -> Any:
     events = client.meta.events
-    events.register("before-parameter-build", _remember_params)
-    events.register("before-parameter-build", _remember_model)
+    events.register("before-parameter-build", _remember)
     events.register_first("before-call", _before_call)
     events.register_last("after-call", _after_call)
     events.register_last("after-call-error", _after_call_error)

@@ -249,9 +249,7 @@ class LambdaService:
             if expected:
                 self.scheduler.forget(1)
             raise
-        if not self.clock.virtual:
-            if expected:
-                self.scheduler.forget(1)
+        if not self.clock.virtual:  # nothing is announced to the scheduler on the real clock
             return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
                                     client_context, start, forced, None)
         turn = self.scheduler.arrive(fn.FunctionName, request_id, start, expected=expected,

@@ -45,7 +45,6 @@ class AttemptPoints:
         self._open: deque[tuple[str, str, float]] = deque()  # calls whose outcome is still to come
         self._stopped_after: tuple[str, int, dict[str, Any]] | None = None  # the call, its nth, its params
         self._outside = False  # waiting on a nested invoke, outside the scheduler
-        self.pauses: list[Pause] = []
         self._engine_now = engine_now
 
     # -- the process's point handler ------------------------------------------------------------
@@ -142,7 +141,6 @@ class AttemptPoints:
                 f"{self.function} reached its pause {pause.when} {pause.call} on the thread that armed it, "
                 "which would then wait forever for resume(): invoke it from another thread, with "
                 "invocation_type='Event', or through its event source")
-        self.pauses.append(pause)
         pause._on_resume = lambda: self._scheduler.hold(self._turn, False)
         pause._reached.set()
         self._scheduler.park(self._turn, self.now, point, operation, held=not pause._resumed.is_set())

@@ -15,13 +15,12 @@ function [KIN],[A-ERR].
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lambdalab.errors import AwsApiError, LambdaLabError, TooManyRequestsException
+from lambdalab.errors import AwsApiError, TooManyRequestsException
 from lambdalab.observe.journal import Invocation, Outcome
 
 if TYPE_CHECKING:
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 
 MAX_THREADS = 64
 PAUSE_CHECK_S = 0.02  # how often a round that is still running looks for invocations held at a pause
-HELD_LIMIT_S = 10.0  # a round that cannot go on without an invocation held at a pause gives up after this
 
 
 @dataclass(frozen=True)
@@ -65,19 +63,13 @@ class BatchSender:
         self._name = name
         self._pool: ThreadPoolExecutor | None = None
 
-    def send(self, deliveries: list[Delivery], start: float) -> list[Answer]:
-        """Invoke every delivery concurrently, each starting at ``start``; answers in delivery order."""
-        return [a if a is not None else Answer(throttled=True) for a in self._send(deliveries, start, None)]
+    def send(self, deliveries: list[Delivery], start: float,
+             on_late: Callable[[int, Answer], None]) -> list[Answer | None]:
+        """Invoke every delivery concurrently, each starting at ``start``; answers in delivery order.
 
-    def send_deferring(self, deliveries: list[Delivery], start: float,
-                       on_late: Callable[[int, Answer], None]) -> list[Answer | None]:
-        """As ``send``, but a round does not wait for invocations held at a pause (``faults.pause``)
-        once everything else in it is done: their answers are ``None`` here and come later, to
-        ``on_late(index, answer)``, from the thread that ran them."""
-        return self._send(deliveries, start, on_late)
-
-    def _send(self, deliveries: list[Delivery], start: float,
-              on_late: Callable[[int, Answer], None] | None) -> list[Answer | None]:
+        On the virtual clock a round does not wait for invocations held at a pause (``faults.pause``)
+        once everything else in it is done: their answers are ``None`` here and come later, as
+        ``on_late(index, answer)`` run by the engine's clock, where sources do all their work."""
         answers: list[Answer | None] = [None] * len(deliveries)
         running = []
         for index, (delivery, reason) in enumerate(zip(deliveries, self._admit(deliveries), strict=True)):
@@ -89,7 +81,7 @@ class BatchSender:
                 delivery.request_id, delivery.function.FunctionName, delivery.source, self._invocation_type,
                 delivery.attempt, None, False, start, start, Outcome.THROTTLED, reason))
         virtual = self._service.clock.virtual
-        if len(running) == 1 and not (virtual and on_late):
+        if len(running) == 1 and not virtual:
             answers[running[0]] = self._invoke(deliveries[running[0]], start)
         elif running:
             if self._pool is None:
@@ -100,32 +92,28 @@ class BatchSender:
                 self._service.scheduler.expect(len(running))
             futures = {i: self._pool.submit(self._invoke, deliveries[i], start, virtual) for i in running}
             self._collect(futures, deliveries, answers, on_late if virtual else None)
-        late = {i for i in running if answers[i] is None}
-        return [a if a is not None else None if i in late else Answer(throttled=True) for i, a in enumerate(answers)]
+        return answers
 
     def _collect(self, futures: dict[int, Future[Answer]], deliveries: list[Delivery], answers: list[Answer | None],
                  on_late: Callable[[int, Answer], None] | None) -> None:
+        """Wait for the round's answers; with ``on_late``, only until just paused invocations are left."""
         pending = set(futures.values())
-        stuck_since: float | None = None
         while pending:
-            _, pending = wait(pending, timeout=PAUSE_CHECK_S)
-            held = {turn.request_id for turn in self._service.scheduler.held()}
-            waiting = {deliveries[i].request_id for i, f in futures.items() if f in pending}
-            if not pending or not waiting <= held:
-                stuck_since = None
-                continue
-            if on_late is not None:
-                break  # only paused invocations are left: they answer when resumed
-            stuck_since = stuck_since if stuck_since is not None else time.monotonic()
-            if time.monotonic() - stuck_since > HELD_LIMIT_S:
-                raise LambdaLabError(
-                    f"this {self._name} round waits for invocations paused at a call ({', '.join(sorted(waiting))}) "
-                    "and cannot go on without them: resume() them from another thread")
+            _, pending = wait(pending, timeout=PAUSE_CHECK_S if on_late else None)
+            if pending and on_late is not None:
+                held = {turn.request_id for turn in self._service.scheduler.held()}
+                if {deliveries[i].request_id for i, f in futures.items() if f in pending} <= held:
+                    break  # they answer when resumed
         for index, future in futures.items():
             if future.done():
                 answers[index] = future.result()
             elif on_late is not None:
-                future.add_done_callback(functools.partial(_answer_late, on_late, index))
+                future.add_done_callback(functools.partial(self._answer_late, on_late, index))
+
+    def _answer_late(self, on_late: Callable[[int, Answer], None], index: int, future: Future[Answer]) -> None:
+        """From the thread that ran it: the answer is settled by the engine's clock, at its time now."""
+        clock = self._service.clock
+        clock.call_at(clock.now(), functools.partial(on_late, index, future.result()), label=f"{self._name}-late")
 
     def _admit(self, deliveries: list[Delivery]) -> list[str | None]:
         """For each delivery, None if concurrency admits it now, else the throttle Reason."""
@@ -163,6 +151,3 @@ class BatchSender:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-
-def _answer_late(on_late: Callable[[int, Answer], None], index: int, future: Future[Answer]) -> None:
-    on_late(index, future.result())

@@ -9,7 +9,6 @@ and, on the last one of a failed event, why no attempt follows (``stop_reason``)
 
 from __future__ import annotations
 
-import functools
 import heapq
 import itertools
 import threading
@@ -123,12 +122,11 @@ class AsyncQueue:
             event.last_attempt = delivery.attempt
 
         def settle_late(index: int, answer: Answer) -> None:
-            """An event paused mid-run answers at last: settle it on the engine's clock."""
+            """An event paused mid-run answers at last."""
             event, fn = runnable[index]
-            self._clock.call_at(self._clock.now(), functools.partial(self._settle, event, fn, answer),
-                                label="async-late-answer")
+            self._settle(event, fn, answer)
 
-        answers = self._sender.send_deferring(deliveries, now, settle_late)
+        answers = self._sender.send(deliveries, now, settle_late)
         for (event, fn), answer in zip(runnable, answers, strict=True):
             if answer is not None:  # None: paused at a call, it answers when resumed
                 self._settle(event, fn, answer)

@@ -243,14 +243,13 @@ class SqsPoller(MappingPoller[MappingStats]):
         late: dict[int, Any] = {}
 
         def settle_late(index: int, answer: Answer) -> None:
-            """A batch paused mid-run answers at last: settle it on the engine's clock."""
+            """A batch paused mid-run answers at last: the end of its visibility timeout is moot."""
             expiry = late.pop(index, None)
             if expiry is not None:
                 expiry.cancelled = True
-            settle = functools.partial(self._settle, batches[index], answer, visibility, max_receives)
-            self._clock.call_at(self._clock.now(), settle, label="sqs-late-answer")
+            self._settle(batches[index], answer, visibility, max_receives)
 
-        answers = self._sender.send_deferring(deliveries, start, settle_late)
+        answers = self._sender.send(deliveries, start, settle_late)
         for index, (batch, answer) in enumerate(zip(batches, answers, strict=True)):
             if answer is not None:
                 self._settle(batch, answer, visibility, max_receives)

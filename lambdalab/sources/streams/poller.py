@@ -11,7 +11,6 @@ goes to the on-failure destination when there is one, and always to the function
 
 from __future__ import annotations
 
-import functools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -119,22 +118,18 @@ class StreamPoller(MappingPoller[MappingStats]):
                                        self.source, batch.invokes))
 
         def settle_late(index: int, answer: Answer) -> None:
-            """A batch paused mid-run answers at last: its shard goes on, on the engine's clock."""
+            """A batch paused mid-run answers at last: its shard goes on."""
             slot, batch = due[index]
-            self._clock.call_at(self._clock.now(), functools.partial(self._settle_late, slot, batch, answer),
-                                label="stream-late-answer")
+            slot.in_flight = False
+            self._settle(slot, batch, answer)
 
-        answers = self._sender.send_deferring(deliveries, start, settle_late)
+        answers = self._sender.send(deliveries, start, settle_late)
         for (slot, batch), answer in zip(due, answers, strict=True):
             if answer is None:  # paused at a call: the shard waits for it, as a shard waits for its batch
                 slot.in_flight = True
             else:
                 self._settle(slot, batch, answer)
         return True
-
-    def _settle_late(self, slot: _Slot, batch: _Batch, answer: Answer) -> None:
-        slot.in_flight = False
-        self._settle(slot, batch, answer)
 
     # -- reading and batching ------------------------------------------------------------------
     def _read(self, now: float) -> None:
