@@ -16,6 +16,17 @@ Globals:
 Resources:
 """
 
+# A DynamoDB table ``Items`` keyed by the string ``id``: what handlers that record their work write to.
+ITEMS_TABLE = """\
+Items:
+  Type: AWS::DynamoDB::Table
+  Properties:
+    TableName: Items
+    BillingMode: PAY_PER_REQUEST
+    AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+    KeySchema: [{AttributeName: id, KeyType: HASH}]
+"""
+
 
 def write_app(tmp_path: Path, resources: str, handlers: dict[str, str]) -> Path:
     """``handlers`` maps a file under ``src/`` to its source; returns the template path."""

@@ -15,15 +15,9 @@ import pytest
 from lambdalab import LocalCloud
 from lambdalab.errors import LambdaLabError
 from lambdalab.service.points import CALL_COST_S, INIT_COST_S, INVOKE_COST_S
+from tests.engine.apps import ITEMS_TABLE
 
-TABLE = """\
-Items:
-  Type: AWS::DynamoDB::Table
-  Properties:
-    TableName: Items
-    BillingMode: PAY_PER_REQUEST
-    AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
-    KeySchema: [{AttributeName: id, KeyType: HASH}]
+TABLE = ITEMS_TABLE + """\
 Jobs:
   Type: AWS::SQS::Queue
   Properties:

@@ -18,16 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from lambdalab import LocalCloud
-from tests.engine.apps import function, write_app
+from tests.engine.apps import ITEMS_TABLE, function, write_app
 
-TABLE = """\
-Items:
-  Type: AWS::DynamoDB::Table
-  Properties:
-    TableName: Items
-    BillingMode: PAY_PER_REQUEST
-    AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
-    KeySchema: [{AttributeName: id, KeyType: HASH}]
+TABLE = ITEMS_TABLE + """\
 Jobs:
   Type: AWS::SQS::Queue
   Properties:
