@@ -168,6 +168,7 @@ def test() -> int:
         ("lambdalab", "labs", "check"),
         ("pytest", "-q", "-p", "no:cacheprovider", "tests", "--target", os.environ["LAMBDALAB_TARGET"]),
         ("lambdalab", "labs", "verify-starters"),
+        ("lambdalab", "labs", "verify-mutants", "--jobs", "2"),
         ("pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-sanitize-with",
          "notebooks/sanitize.cfg", "notebooks"),
     ]

@@ -57,6 +57,39 @@ def cmd_labs_verify_starters(root: Path) -> int:
     return 0
 
 
+def cmd_labs_verify_mutants(root: Path, labs: list[str], jobs: int = 1) -> int:
+    """Every mutant must lose a point and every alternative keep full marks; a variant that cannot
+    be graded is named, and the others run."""
+    from lambdalab_course import variants
+
+    found, problems = variants.find(root, labs)
+    for problem in problems:
+        print(f"lambdalab: {problem}", file=sys.stderr)
+    if not found:
+        print("no mutants or alternatives to verify" + (f" for {', '.join(labs)}" if labs else ""))
+        return 1 if problems else 0
+    print(f"grading {len(found)} variants of the solutions ({jobs} at a time)", flush=True)
+    verdicts = variants.verify(root, found, jobs, progress=lambda v: print(variants.describe(v), flush=True))
+    wrong = [v for v in verdicts if not v.ok]
+    for lab in sorted({v.variant.lab for v in verdicts}):
+        mine = [v for v in verdicts if v.variant.lab == lab]
+        mutants = [v for v in mine if v.variant.kind == "mutant"]
+        alternatives = [v for v in mine if v.variant.kind == "alternative"]
+        print(f"{lab}: {sum(v.ok for v in mutants)}/{len(mutants)} mutants caught, "
+              f"{sum(v.ok for v in alternatives)}/{len(alternatives)} alternatives keep full marks")
+    for verdict in wrong:
+        v = verdict.variant
+        if verdict.problem:
+            print(f"lambdalab: {verdict.problem}", file=sys.stderr)
+        elif v.kind == "mutant":
+            print(f"lambdalab: no check catches {v.label} ({v.summary})", file=sys.stderr)
+        else:
+            print(f"lambdalab: {v.label} is correct but loses points:", file=sys.stderr)
+            for check in verdict.lost:
+                print(f"  {check['check']}: {check['failure']}", file=sys.stderr)
+    return 1 if wrong or problems else 0
+
+
 def cmd_grade(root: Path, lab: str | None, target: str) -> int:
     """Grade and leave grade-report.json / grade-report.md in the course root."""
     report = run_checks(root, lab, target, root / "grade-report")

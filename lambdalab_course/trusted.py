@@ -27,8 +27,8 @@ from lambdalab_course.runner import run_checks
 # Not copied into the grading kit: the learner's part, what grading never reads (the reference
 # solutions and grade-class's default gradebook least of all: learners' code runs there), and the
 # packages that must come from the instructor's installation.
-KIT_LEFT_OUT = frozenset({LABS, "solutions", "gradebook", "notebooks", "docs", "benchmarks", ".github",
-                          "lambdalab", "lambdalab_course"})
+KIT_LEFT_OUT = frozenset({LABS, "solutions", "mutants", "alternatives", "gradebook", "notebooks", "docs",
+                          "benchmarks", ".github", "lambdalab", "lambdalab_course"})
 TEMPLATE_CACHE = Path(".lambdalab") / "cache"  # the SAM transform, keyed by the template's content
 REASON_LENGTH = 160
 
