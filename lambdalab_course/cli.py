@@ -71,7 +71,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             os.environ[STACK_VARIABLE] = stack
         else:
             os.environ.pop(STACK_VARIABLE, None)
-        return int(cli_labs.cmd_grade(_project_root(args), args.lab, args.target))
+        return int(cli_labs.cmd_grade(_project_root(args), args.lab, args.target, args.verbose))
 
 
 def cmd_grade_class(args: argparse.Namespace) -> int:
@@ -90,6 +90,8 @@ def add_course_commands(sub: Any) -> None:
     grade = sub.add_parser("grade", help="run the graded checks and print the grade table")
     grade.add_argument("lab", nargs="?", help="e.g. 01_request_response (default: all)")
     grade.add_argument("--target", choices=("labs", "solutions"), default="labs")
+    grade.add_argument("-v", "--verbose", action="store_true",
+                       help="after each failed check, the log lines of the functions that failed while it ran")
     grade.add_argument("--cloud", choices=("local", "aws"), default=None,
                        help="grade on the local cloud (default) or a deployed stack, whose resources are read "
                             "with your AWS credentials and region; local-only checks earn no points there")

@@ -90,10 +90,11 @@ def cmd_labs_verify_mutants(root: Path, labs: list[str], jobs: int = 1) -> int:
     return 1 if wrong or problems else 0
 
 
-def cmd_grade(root: Path, lab: str | None, target: str) -> int:
-    """Grade and leave grade-report.json / grade-report.md in the course root."""
+def cmd_grade(root: Path, lab: str | None, target: str, verbose: bool = False) -> int:
+    """Grade and leave grade-report.json / grade-report.md in the course root; ``verbose`` adds the
+    log lines of the functions that failed during each failed check."""
     report = run_checks(root, lab, target, root / "grade-report")
-    print(markdown(report))
+    print(markdown(report, verbose))
     return 0 if report["earned"] == report["points"] else 1
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from lambdalab_course.observed import watch_of
 from lambdalab_course.options import cloud_of, stack_of, target_of
 from lambdalab_course.targets import code_path_for
 
@@ -73,13 +74,17 @@ def lab_cloud_factory(request: pytest.FixtureRequest, lab_target: str) -> Iterat
     template = Path(request.config.rootpath) / "template.yaml"
     started: list[Any] = []
 
+    watch = watch_of(request.config)
+
     def start(**kwargs: Any) -> Any:
         cloud = LocalCloud.start(template, code_path=code_path_for(lab_target), **kwargs)
         started.append(cloud)
+        watch.add(cloud)
         return cloud
 
     yield start
     for cloud in started:
+        watch.discard(cloud)
         cloud.close()
 
 
@@ -110,9 +115,12 @@ def lab_module_cloud(request: pytest.FixtureRequest, lab_target: str) -> Iterato
 
     template = Path(request.config.rootpath) / "template.yaml"
     cloud = LocalCloud.start(template, code_path=code_path_for(lab_target))
+    watch = watch_of(request.config)
+    watch.add(cloud)
     try:
         yield cloud
     finally:
+        watch.discard(cloud)
         cloud.close()
 
 

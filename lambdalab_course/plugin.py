@@ -24,6 +24,7 @@ from typing import Any, cast
 import pytest
 
 from lambdalab_course.layout import HIDDEN_CHECKS, lab_name
+from lambdalab_course.observed import short_reason, watch_of
 from lambdalab_course.options import add_options, cloud_of, stack_of, target_of
 from lambdalab_course.report import LOCAL_ONLY, CheckResult, write_report
 from lambdalab_course.targets import STACK_VARIABLE
@@ -86,9 +87,25 @@ def pytest_runtest_makereport(
         lab = lab_name(Path(str(item.fspath)))
         reason = local_only_reason(item) if report.skipped and cloud_of(item.config) == "aws" else None
         outcome = LOCAL_ONLY if reason else report.outcome
-        result = CheckResult(lab, item.name, points, earned, outcome, hint, reason or "")
+        functions, logs = "", cast(list[str], [])
+        if report.failed:
+            reason = short_reason(_failure_message(report))
+            functions, logs = watch_of(item.config).failures()
+        result = CheckResult(lab, item.name, points, earned, outcome, hint, reason or "", functions, logs)
         report.user_properties.append((_RESULT_PROPERTY, asdict(result)))  # travels to xdist's controller
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """What the check's clouds did before it is not its doing: the watch starts here."""
+    watch_of(item.config).start()
+    return (yield)
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return str(getattr(crash, "message", "") or report.longreprtext or report.outcome)
 
 
 class _ResultCollector:

@@ -10,7 +10,6 @@ imports the installed ones, never a copy a learner could have shaped.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ElementTree
@@ -21,6 +20,7 @@ from typing import Any
 
 from lambdalab_course.layout import lab_name
 from lambdalab_course.learner import LABS, NOISE_DIRS, NOISE_NAMES, copy_labs, differences, open_tree
+from lambdalab_course.observed import short_reason
 from lambdalab_course.report import markdown
 from lambdalab_course.runner import run_checks
 
@@ -30,7 +30,6 @@ from lambdalab_course.runner import run_checks
 KIT_LEFT_OUT = frozenset({LABS, "solutions", "mutants", "alternatives", "gradebook", "notebooks", "docs",
                           "benchmarks", ".github", "lambdalab", "lambdalab_course"})
 TEMPLATE_CACHE = Path(".lambdalab") / "cache"  # the SAM transform, keyed by the template's content
-REASON_LENGTH = 160
 
 
 def grading_kit(kit: Path, dest: Path, skip: Iterable[Path] = ()) -> None:
@@ -67,21 +66,6 @@ def failure_reasons(junit: Path) -> dict[tuple[str, str], str]:
                 reasons.setdefault(key, short_reason(message))
                 break
     return reasons
-
-
-def short_reason(message: str) -> str:
-    """One line, spaces collapsed, cut to a length a table can show: the exception's first line. A
-    check that prints a table (the journal) as its message keeps the words before it; with none,
-    pytest's ``assert`` line, which says what went wrong and groups the same mistake across learners."""
-    lines = [part for part in message.splitlines() if part.strip()] or [message]
-    line = lines[0]
-    table = re.search(r"\S+ {2,}\S", line)  # a table's header: words aligned in columns
-    if table:
-        words = line[: table.start()].rstrip(" :")
-        compared = next((part.strip() for part in lines[1:] if part.strip().startswith("assert ")), None)
-        line = f"AssertionError: {compared}" if words == "AssertionError" and compared else words
-    line = re.sub(r"\s+", " ", line).strip()
-    return line if len(line) <= REASON_LENGTH else line[: REASON_LENGTH - 1] + "…"
 
 
 def grade_learner(kit: Path, source: Path, lab: str | None, report: Path | None = None, *,
