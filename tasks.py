@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".requirements.sha256"
+SUPPORTED = ((3, 10), (3, 13))  # the oldest and newest Python the pins resolve on (CI proves both)
 
 
 def _digest() -> str:
@@ -130,6 +131,11 @@ def setup() -> None:
     """Create .venv and install the pinned requirements, once per requirements change. A .venv made
     by another Python (an earlier try with another version) is made again with this one."""
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if not SUPPORTED[0] <= sys.version_info[:2] <= SUPPORTED[1]:
+        print(f"tasks.py: lambdalab runs on Python {'.'.join(map(str, SUPPORTED[0]))} to "
+              f"{'.'.join(map(str, SUPPORTED[1]))}, not {running}; run this file with one of those "
+              "(e.g. `python3.12 tasks.py ...`)", flush=True)
+        raise SystemExit(1)
     made_with = _venv_python_version()
     if VENV.exists() and made_with != running:
         print(f"re-creating .venv with Python {running} (it was made with {made_with or 'an unknown Python'}) ...",
