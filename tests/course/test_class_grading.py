@@ -48,6 +48,20 @@ HIDDEN_CHECK = textwrap.dedent('''\
 ALWAYS_PASSES = "import pytest\n\n\n@pytest.mark.points(17)\ndef test_everything():\n    pass\n"
 
 
+def lab_points() -> list[int]:
+    """The points of each graded check of LAB, as its markers declare them."""
+    from lambdalab_course import load_module
+
+    module = load_module(ROOT / "tests" / "labs" / f"test_{LAB}.py")
+    return [m.args[0] for name, fn in vars(module).items() if name.startswith("test_")
+            for m in getattr(fn, "pytestmark", []) if m.name == "points"]
+
+
+LAB_POINTS = sum(lab_points())
+TOTAL = LAB_POINTS + 1  # the hidden check's point
+CHECKS = len(lab_points()) + 1
+
+
 def git(*args: str, cwd: Path) -> str:
     done = subprocess.run(["git", "-c", "user.name=learner", "-c", "user.email=learner@example.com",
                            "-c", "init.defaultBranch=main", *args], cwd=cwd, capture_output=True, text=True, check=True)
@@ -125,7 +139,7 @@ def by_learner(out: Path) -> dict[str, dict]:
 
 def test_the_solution_gets_full_marks_hidden_check_included(gradebook):
     ada = by_learner(gradebook)["ada"]
-    assert ada["status"] == "graded" and ada["earned"] == ada["points"] == 18
+    assert ada["status"] == "graded" and ada["earned"] == ada["points"] == TOTAL
     assert {lab["lab"] for lab in ada["labs"]} == {LAB, f"{LAB}_hidden"}
     assert not ada["flagged"] and ada["ignored"] == []
 
@@ -149,7 +163,7 @@ def test_rewriting_the_checks_earns_what_the_starter_earns_and_flags_the_learner
     assert set(ignored) == {f"tests/labs/test_{LAB}.py", "conftest.py", "labs/notes.txt"}
     assert "not followed" in ignored["labs/notes.txt"]
     report = (gradebook / "reports" / "dee.md").read_text()
-    assert f"tests/labs/test_{LAB}.py" in report and "0/18" in report
+    assert f"tests/labs/test_{LAB}.py" in report and f"0/{TOTAL}" in report
 
 
 def test_a_missing_repository_gets_a_row_that_says_why(gradebook, learners):
@@ -165,18 +179,18 @@ def test_the_csv_has_a_row_per_learner_and_a_column_per_lab_and_check(gradebook)
     header = list(rows[0])
     assert header[:6] == ["learner", "status", "flagged", "earned", "points", "percent"]
     checks = [h for h in header if "::" in h]
-    assert len(checks) == 7 and f"{LAB}_hidden::test_configure_retries_once" in checks
+    assert len(checks) == CHECKS and f"{LAB}_hidden::test_configure_retries_once" in checks
     assert {LAB, f"{LAB}_hidden"} <= set(header)
-    assert rows[0]["earned"] == rows[0]["points"] == "18" and rows[0][LAB] == "17"
+    assert rows[0]["earned"] == rows[0]["points"] == str(TOTAL) and rows[0][LAB] == str(LAB_POINTS)
     assert [r["flagged"] for r in rows] == ["", "", "", "yes", ""]
     assert rows[4]["earned"] == "" and "nowhere" in rows[4]["reason"]
 
 
 def test_the_json_gives_each_learner_every_check_with_points_earned_and_outcome(gradebook):
     book = json.loads((gradebook / "gradebook.json").read_text())
-    assert book["lab"] == LAB and book["points"] == 18
+    assert book["lab"] == LAB and book["points"] == TOTAL
     for learner in book["learners"]:
-        assert len(learner["checks"]) == 7
+        assert len(learner["checks"]) == CHECKS
         assert all({"id", "lab", "check", "points", "earned", "outcome"} <= set(c) for c in learner["checks"])
     hidden = next(c for c in book["checks"] if c["check"] == "test_configure_retries_once")
     assert (hidden["passed"], hidden["graded"], hidden["pass_rate"]) == (1, 4, 0.25)
@@ -220,7 +234,7 @@ def test_grade_labs_from_an_archive_grades_its_labs_and_lists_the_rest(kit, lear
                 zf.write(path, Path("dee-main") / path.relative_to(learners / "dee"))
     assert cli.main(["--template", str(kit / "template.yaml"), "grade", LAB, "--labs-from", str(archive)]) == 1
     report = json.loads((kit / "grade-report.json").read_text())
-    assert report["earned"] == 0 and report["points"] == 18 and report["flagged"]
+    assert report["earned"] == 0 and report["points"] == TOTAL and report["flagged"]
     assert {e["path"] for e in report["ignored"]} == {f"tests/labs/test_{LAB}.py", "conftest.py"}
 
 

@@ -1,0 +1,79 @@
+"""The export API: POST /exports enqueues an export job, GET /exports/{jobId} reports on it.
+
+A job's id is a hash of its *normalised* parameters, so the same request sent twice (a double
+click, a client retry) is one job: the worker's idempotency lock then makes sure it runs once.
+
+The worker keeps each job in a Powertools idempotency record: GET reads that record, under the
+key Powertools gives it (``export#`` and the sha256 of the job id as JSON).
+"""
+
+import hashlib
+import json
+import os
+
+import boto3
+
+_sqs = None
+_table = None
+
+
+def sqs():
+    global _sqs
+    if _sqs is None:
+        _sqs = boto3.client("sqs")
+    return _sqs
+
+
+def table():
+    global _table
+    if _table is None:
+        _table = boto3.resource("dynamodb").Table(os.environ["JOBS_TABLE"])
+    return _table
+
+
+def normalise(params):
+    """Parameters that mean the same export look the same: keys and text lowercased and trimmed."""
+    # BEGIN SOLUTION hint: return a new dict: keys stripped and lowercased; string values stripped and lowercased; other values unchanged
+    return {
+        str(key).strip().lower(): value.strip().lower() if isinstance(value, str) else value
+        for key, value in params.items()
+    }
+    # END SOLUTION
+
+
+def job_id(params):
+    """sha256 (hex) of the normalised parameters as canonical JSON (sorted keys, no spaces)."""
+    # BEGIN SOLUTION hint: hashlib.sha256 of json.dumps(normalise(params), sort_keys=True, separators=(",", ":")), as hexdigest()
+    canonical = json.dumps(normalise(params), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+    # END SOLUTION
+
+
+def record_key(jid):
+    """The key of the worker's idempotency record for job ``jid`` (its key_prefix, then the hash)."""
+    return "export#" + hashlib.sha256(json.dumps(jid, sort_keys=True).encode()).hexdigest()
+
+
+def response(status, body):
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
+def handler(event, context):
+    method = event["requestContext"]["http"]["method"]
+    if method == "POST":
+        try:
+            params = json.loads(event.get("body") or "null")
+        except ValueError:
+            return response(400, {"message": "body must be JSON"})
+        if not isinstance(params, dict) or not params.get("report"):
+            return response(400, {"message": "an export needs at least a 'report'"})
+        jid = job_id(params)
+        sqs().send_message(QueueUrl=os.environ["JOBS_QUEUE_URL"],
+                           MessageBody=json.dumps({"jobId": jid, "params": normalise(params)}))
+        return response(202, {"jobId": jid})
+    jid = (event.get("pathParameters") or {}).get("jobId")
+    item = table().get_item(Key={"jobId": record_key(jid)}, ConsistentRead=True).get("Item")
+    if item is None:
+        return response(404, {"message": f"no export job {jid}"})
+    result = json.loads(item["data"]) if item.get("data") else None
+    return response(200, {"jobId": jid, "status": item["status"], "result": result})

@@ -1,0 +1,14 @@
+# Mistake: sets MaximumRetryAttempts to 2, counting the first attempt as a retry (3 attempts in all)
+"""How the intake function's asynchronous invocations are handled: run once against the deployed
+function (or write the same settings under ``EventInvokeConfig`` in template.yaml)."""
+
+
+def configure(lambda_client, function_name, on_failure_arn):
+    """Retry a failed event once (so 2 attempts in all), keep events up to 4 hours (a burst against a
+    small concurrency limit takes hours to drain), and send events that fail to ``on_failure_arn``."""
+    return lambda_client.put_function_event_invoke_config(
+        FunctionName=function_name,
+        MaximumRetryAttempts=2,
+        MaximumEventAgeInSeconds=14400,
+        DestinationConfig={"OnFailure": {"Destination": on_failure_arn}},
+    )

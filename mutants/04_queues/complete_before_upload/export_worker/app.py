@@ -1,0 +1,56 @@
+# Mistake: records the job COMPLETED before the CSV is uploaded (a crash in between loses the export)
+"""The export worker: an SQS batch in, one CSV per job out, with a partial batch response.
+
+Standard SQS delivers at least once, so every job runs under an idempotency lock (``lock.py``):
+a duplicate delivery finds the job COMPLETED (nothing to do) or INPROGRESS elsewhere (try again
+later). A job that fails is reported in ``batchItemFailures``, so only that message comes back
+after the visibility timeout; the rest of the batch is deleted and never redone.
+"""
+
+import json
+import os
+
+import boto3
+import lock
+import report
+
+LOCK_SECONDS = int(os.environ.get("LOCK_SECONDS", "60"))
+_table = None
+
+
+def table():
+    global _table
+    if _table is None:
+        _table = boto3.resource("dynamodb").Table(os.environ["JOBS_TABLE"])
+    return _table
+
+
+def process(record):
+    """Run one job at most once; raises when this delivery must be retried."""
+    job = json.loads(record["body"])
+    receive_count = int(record["attributes"]["ApproximateReceiveCount"])
+    # BEGIN SOLUTION hint: lock.acquire(...) (a stored result means the job is done: return); then report.build(...) and lock.complete(...); if the build fails, lock.release(...) and re-raise
+    done = lock.acquire(table(), job["jobId"], LOCK_SECONDS)
+    if done is not None:
+        return
+    bucket, key = os.environ["EXPORTS_BUCKET"], f"exports/{job['jobId']}.csv"
+    lock.complete(table(), job["jobId"], {"bucket": bucket, "key": key, "url": ""})
+    try:
+        report.build(job["jobId"], job["params"], receive_count)
+    except Exception:
+        lock.release(table(), job["jobId"])
+        raise
+    # END SOLUTION
+
+
+def handler(event, context):
+    # BEGIN SOLUTION hint: call process(record) for each record; collect {"itemIdentifier": record["messageId"]} for every record that raised (lock.AlreadyInProgress included) and return {"batchItemFailures": [...]}
+    failures = []
+    for record in event["Records"]:
+        try:
+            process(record)
+        except Exception as err:  # this job only: the rest of the batch is done
+            print(f"job of message {record['messageId']} failed: {type(err).__name__}: {err}")
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+    # END SOLUTION
