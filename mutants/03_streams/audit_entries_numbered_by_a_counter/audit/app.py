@@ -1,0 +1,58 @@
+# Mistake: numbers audit entries with an atomic counter instead of keying them by the stream record's sequence number (a redelivered record writes a second entry)
+"""The audit trail: one entry per balance change, read from the accounts table's DynamoDB stream.
+
+The stream's view type is NEW_AND_OLD_IMAGES, so each MODIFY record carries the item before and
+after the change, as DynamoDB's typed JSON (``{"balance": {"N": "-20"}}``). An entry is flagged
+``overdraft`` when the change takes a balance below zero. Stream batches can be delivered again,
+so writing an entry must be idempotent: the stream record's sequence number is the entry's key.
+"""
+
+import os
+
+import boto3
+from botocore.exceptions import ClientError
+
+AUDIT_TABLE = os.environ["AUDIT_TABLE"]
+dynamodb = boto3.client("dynamodb")
+
+
+def balance(image):
+    """The balance in a DynamoDB image (0 when the image or the attribute is missing)."""
+    return int((image or {}).get("balance", {}).get("N", "0"))
+
+
+def crossed_into_overdraft(old_image, new_image):
+    """True when this change takes the balance from zero or more to below zero."""
+    return balance(old_image) >= 0 > balance(new_image)
+
+
+def next_entry_number():
+    """The next number of the trail, from an atomic counter item."""
+    answer = dynamodb.update_item(TableName=AUDIT_TABLE, Key={"auditId": {"S": "counter"}},
+                                  UpdateExpression="ADD entries :one", ExpressionAttributeValues={":one": {"N": "1"}},
+                                  ReturnValues="UPDATED_NEW")
+    return answer["Attributes"]["entries"]["N"]
+
+
+def write_entry(record):
+    """Write one audit entry for a stream record, once, even when the record is delivered again."""
+    change = record["dynamodb"]
+    new, old = change.get("NewImage"), change.get("OldImage")
+    item = {
+        "auditId": {"S": next_entry_number()},
+        "accountId": {"S": change["Keys"]["accountId"]["S"]},
+        "balance": {"N": str(balance(new))},
+        "txId": {"S": (new or {}).get("lastTxId", {}).get("S", "")},
+        "overdraft": {"BOOL": crossed_into_overdraft(old, new)},
+    }
+    try:
+        dynamodb.put_item(TableName=AUDIT_TABLE, Item=item, ConditionExpression="attribute_not_exists(auditId)")
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def handler(event, context):
+    for record in event["Records"]:
+        if record["eventName"] in ("INSERT", "MODIFY"):
+            write_entry(record)
