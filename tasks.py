@@ -157,8 +157,15 @@ def setup() -> None:
 
 
 def run(*argv: str) -> int:
+    """Run a command of .venv; Ctrl-C reaches it too (same terminal), so wait for it to stop tidily
+    instead of printing a traceback of our own."""
     print("$", " ".join(argv), flush=True)
-    return subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=ROOT).returncode
+    with subprocess.Popen([str(BIN / argv[0]), *argv[1:]], cwd=ROOT) as child:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue
 
 
 def test() -> int:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lambdalab import running
 from lambdalab.errors import AwsApiError, LambdaLabError
 
 # Starts a process beside a running cloud (given the cloud); None when there is nothing to start.
@@ -42,9 +43,13 @@ def cmd_up(args: argparse.Namespace, companion: Companion | None = None) -> int:
                              parameter_overrides=_parameter_overrides(args))
     print(f"lambdalab: up in {time.perf_counter() - began:.1f} s\n", flush=True)
     print(describe(cloud), flush=True)
+    project = _project_root(template)
+    running.write(project, cloud.client_environment(), [fn.FunctionName for fn in cloud.service.functions()])
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if hasattr(signal, "SIGHUP"):  # the terminal closed: stop JupyterLab and the functions too
+        signal.signal(signal.SIGHUP, lambda *_: stop.set())
     companion_process = companion(cloud) if companion is not None else None
     print("\nlambdalab: ready. Ctrl-C to stop.", flush=True)
     try:
@@ -60,6 +65,7 @@ def cmd_up(args: argparse.Namespace, companion: Companion | None = None) -> int:
                 companion_process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 companion_process.kill()
+        running.remove(project)
         cloud.close()
         print("lambdalab: stopped.", flush=True)
     return 0
@@ -106,6 +112,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
             print(f"lambdalab: event file {args.event} is not valid JSON: {exc}", file=sys.stderr)
             return 2
+    up = running.read(_project_root(Path(args.template)))
+    if up is not None:
+        return _invoke_running(up, args.function, event)
+    print("lambdalab: no `lambdalab up` is running here: invoking on a cloud started for this call", file=sys.stderr)
     with LocalCloud.start(args.template, parameter_overrides=_parameter_overrides(args)) as cloud:
         try:
             result = cloud.invoke(args.function, event, log_type="Tail")
@@ -120,11 +130,48 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 1 if result.function_error else 0
 
 
+def _invoke_running(up: dict[str, Any], function: str, event: Any) -> int:
+    """Invoke through the running cloud's Lambda API, as any boto3 caller would."""
+    import base64
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    env = up["environment"]
+    print(f"lambdalab: invoking {function} on the running `lambdalab up` (pid {up['pid']})", file=sys.stderr)
+    client = boto3.client("lambda", endpoint_url=env["AWS_ENDPOINT_URL_LAMBDA"],
+                          region_name=env["AWS_DEFAULT_REGION"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                          aws_session_token=env["AWS_SESSION_TOKEN"])
+    try:
+        reply = client.invoke(FunctionName=function, Payload=json.dumps(event).encode(), LogType="Tail")
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        print(f"{error.get('Code')}: {error.get('Message')}", file=sys.stderr)
+        return 1
+    except BotoCoreError as exc:
+        print(f"lambdalab: cannot reach the running `lambdalab up`: {exc}", file=sys.stderr)
+        return 1
+    if reply.get("LogResult"):
+        print(base64.b64decode(reply["LogResult"]).decode(errors="replace").rstrip(), file=sys.stderr)
+    if reply.get("FunctionError"):
+        print(f"FunctionError: {reply['FunctionError']}", file=sys.stderr)
+    print(reply["Payload"].read().decode(errors="replace"))
+    return 1 if reply.get("FunctionError") else 0
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
-    path = _project_root(Path(args.template)) / ".lambdalab" / "logs" / f"{args.function}.log"
+    project = _project_root(Path(args.template))
+    path = project / ".lambdalab" / "logs" / f"{args.function}.log"
+    up = running.read(project)
+    if up is not None and args.function not in up["functions"]:
+        print(f"lambdalab: no function {args.function} in the running cloud; its functions: "
+              f"{', '.join(up['functions'])}", file=sys.stderr)
+        return 2
     if not path.exists() and not args.follow:
-        print(f"no logs for {args.function} yet (they are written while `lambdalab up` runs): {path}",
-              file=sys.stderr)
+        why = ("it has not run since `lambdalab up` started" if up is not None
+               else "`lambdalab up` is not running here; logs are written while it runs")
+        print(f"no logs for {args.function} yet ({why})", file=sys.stderr)
         return 1
     seen = 0
     while True:

@@ -333,7 +333,9 @@ class LambdaService:
             if idle:
                 return idle.pop()
             env_id = f"e{next(self._env_seq)}"
-        log_stream = f"2026/01/01/[$LATEST]{int(env_id[1:]):032x}"
+        # Lambda names a stream after the day its environment started, on the cloud's clock.
+        day = time.strftime("%Y/%m/%d", time.gmtime(self.clock.now()))
+        log_stream = f"{day}/[$LATEST]{int(env_id[1:]):032x}"
         env = ExecutionEnvironment(
             env_id=env_id,
             function_name=fn.FunctionName,

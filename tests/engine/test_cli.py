@@ -132,3 +132,44 @@ def test_up_starts_each_sessions_log_files_fresh(tmp_path):
         up.send_signal(signal.SIGINT)
         up.communicate(timeout=60)
     assert up.returncode == 0
+
+
+def test_invoke_and_logs_reach_the_running_up_and_name_unknown_functions(tmp_path):
+    """While `up` runs, `invoke` goes through its Lambda API (no cloud of its own) and says so;
+    `logs` of a function the cloud lacks names those it has; the log stream carries today's date
+    on the real clock; SIGTERM stops `up` without a traceback and removes its record."""
+    import time
+
+    template = write_app(tmp_path, function("Fn"), {"app.py": "def handler(event, context):\n"
+                                                              "    print('ran', event['n'])\n    return event['n']\n"})
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    up = subprocess.Popen([sys.executable, "-m", "lambdalab.cli", "--template", str(template), "up"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert up.stdout is not None
+        seen = []
+        for line in up.stdout:
+            seen.append(line)
+            if "ready" in line:
+                break
+        invoked = lambdalab("--template", str(template), "invoke", "Fn", "--event", str(write_event(tmp_path)))
+        assert invoked.returncode == 0 and invoked.stdout.strip() == "7", invoked.stderr
+        assert f"on the running `lambdalab up` (pid {up.pid})" in invoked.stderr and "ran 7" in invoked.stderr
+        shown = lambdalab("--template", str(template), "logs", "Fn").stdout
+        assert "ran 7" in shown and time.strftime("%Y/%m/%d", time.gmtime()) in shown
+        unknown = lambdalab("--template", str(template), "logs", "Nope")
+        assert unknown.returncode == 2 and unknown.stderr.strip() == (
+            "lambdalab: no function Nope in the running cloud; its functions: Fn")
+    finally:
+        up.send_signal(signal.SIGTERM)
+        rest, _ = up.communicate(timeout=60)
+    assert up.returncode == 0 and "Traceback" not in rest and "stopped" in rest
+    assert not (tmp_path / ".lambdalab" / "up.json").exists()
+    after = lambdalab("--template", str(template), "logs", "Other")
+    assert after.returncode == 1 and "`lambdalab up` is not running here" in after.stderr
+
+
+def write_event(folder: Path) -> Path:
+    path = folder / "event.json"
+    path.write_text(json.dumps({"n": 7}))
+    return path
