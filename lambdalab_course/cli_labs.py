@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from lambdalab_course import labsource
@@ -69,7 +70,9 @@ def cmd_labs_verify_mutants(root: Path, labs: list[str], jobs: int = 1) -> int:
         print("no mutants or alternatives to verify" + (f" for {', '.join(labs)}" if labs else ""))
         return 1 if problems else 0
     print(f"grading {len(found)} variants of the solutions ({jobs} at a time)", flush=True)
+    began = time.perf_counter()
     verdicts = variants.verify(root, found, jobs, progress=lambda v: print(variants.describe(v), flush=True))
+    print(f"graded {len(verdicts)} variants in {time.perf_counter() - began:.0f} s")
     wrong = [v for v in verdicts if not v.ok]
     for lab in sorted({v.variant.lab for v in verdicts}):
         mine = [v for v in verdicts if v.variant.lab == lab]

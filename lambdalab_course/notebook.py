@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdalab_course.layout import find_root, load_module
-from lambdalab_course.report import markdown
+from lambdalab_course.report import html, markdown
 from lambdalab_course.runner import run_checks
 from lambdalab_course.targets import code_path_for, target_from_environment
 
@@ -41,5 +41,19 @@ def grade(lab: str, target: str | None = None, root: str | Path | None = None) -
     base = Path(root) if root else find_root(Path.cwd())
     with tempfile.TemporaryDirectory() as scratch:
         report = run_checks(base, lab, chosen, Path(scratch) / "grade-report", hidden=False)
-    print(markdown(report))
+    show(report)
     return report
+
+
+def show(report: dict[str, Any]) -> None:
+    """The table as HTML in Jupyter, with the same Markdown as its plain text (what nbval compares
+    and a terminal prints)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:  # not in a kernel: a terminal, a script
+        print(markdown(report))
+        return
+    display({"text/plain": markdown(report), "text/html": html(report)}, raw=True)

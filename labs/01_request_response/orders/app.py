@@ -40,5 +40,5 @@ def header(event, name):
 
 
 def handler(event, context):
-    # TODO: parse the request, call core.create_order / core.get_order, and turn an OrderError into its HTTP status (400, 404, 409, 422)
-    raise NotImplementedError('parse the request, call core.create_order / core.get_order, and turn an OrderError into its HTTP status (400, 404, 409, 422)')
+    # TODO: parse the request, call core.create_order (its claim lasting the invocation's remaining time) / core.get_order, and turn an OrderError into its HTTP status (400, 404, 409, 422); let any other failure raise, so API Gateway answers 502 and the client retries
+    raise NotImplementedError("parse the request, call core.create_order (its claim lasting the invocation's remaining time) / core.get_order, and turn an OrderError into its HTTP status (400, 404, 409, 422); let any other failure raise, so API Gateway answers 502 and the client retries")

@@ -3,6 +3,11 @@
 A client that retries a POST (after a timeout, a 500, a dropped connection) cannot know whether
 the first attempt created the order. It sends the same ``Idempotency-Key`` every time; the first
 request claims the key with a DynamoDB *conditional* write, later ones replay the stored response.
+
+The claim is a lease: it ends when its owner can no longer be running (Lambda stops an invocation
+at its timeout), so a retry may take over the key of a request that crashed, never one that still
+works. The claim also fixes the order's id, so an attempt that wrote the order but lost the answer
+and the retry that takes over write the same order, never a second one.
 """
 
 import hashlib
@@ -10,8 +15,7 @@ import json
 import os
 import time
 import uuid
-
-from boto3.dynamodb.conditions import Attr
+from decimal import Decimal
 
 
 class OrderError(Exception):
@@ -56,16 +60,27 @@ class OrdersStore:
         item.pop("pk")
         return {k: (int(v) if k == "quantity" else v) for k, v in item.items()}
 
-    def claim(self, key, request_hash):
-        """Conditionally write an IN_PROGRESS record; False if the key already has one."""
+    def claim(self, key, request_hash, order_id, lease_s):
+        """Conditionally claim the key for ``lease_s`` seconds: a new key, or the lapsed claim of
+        the same request. Returns the order id the key stands for (an earlier claim's, if any), or
+        None when the key is taken."""
+        now = time.time()
         try:
-            self.table.put_item(
-                Item={"pk": f"idempotency#{key}", "status": "INPROGRESS", "request_hash": request_hash},
-                ConditionExpression=Attr("pk").not_exists(),
-            )
-            return True
+            item = self.table.update_item(
+                Key={"pk": f"idempotency#{key}"},
+                UpdateExpression="SET #s = :in_progress, request_hash = :hash, expires_at = :expires, "
+                                 "order_id = if_not_exists(order_id, :order_id)",
+                ConditionExpression="attribute_not_exists(pk) OR "
+                                    "(#s = :in_progress AND expires_at < :now AND request_hash = :hash)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":in_progress": "INPROGRESS", ":hash": request_hash,
+                                           ":expires": Decimal(str(now + lease_s)), ":now": Decimal(str(now)),
+                                           ":order_id": order_id},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+            return item["order_id"]
         except self.table.meta.client.exceptions.ConditionalCheckFailedException:
-            return False
+            return None
 
     def record(self, key):
         return self.table.get_item(Key={"pk": f"idempotency#{key}"}, ConsistentRead=True).get("Item")
@@ -79,7 +94,9 @@ class OrdersStore:
         )
 
     def release(self, key):
-        self.table.delete_item(Key={"pk": f"idempotency#{key}"})
+        """End the lease at once, so a retry may take over; the record keeps the order id."""
+        self.table.update_item(Key={"pk": f"idempotency#{key}"}, UpdateExpression="SET expires_at = :zero",
+                               ExpressionAttributeValues={":zero": 0})
 
 
 def validate(body):
@@ -104,31 +121,37 @@ def charge_payment(order):
         time.sleep(0.005)
 
 
-def new_order(store, wanted):
-    order = {"id": uuid.uuid4().hex[:12], **wanted}
+def new_order_id():
+    return uuid.uuid4().hex[:12]
+
+
+def new_order(store, wanted, order_id):
+    order = {"id": order_id, **wanted}
     charge_payment(order)
     store.put_order(order)
     return order
 
 
-def create_order(store, body, idempotency_key=None):
-    """Create an order once per idempotency key; returns ``(status, order)``."""
+def create_order(store, body, idempotency_key=None, lease_s=900):
+    """Create an order once per idempotency key; returns ``(status, order)``. ``lease_s``: how long
+    the claim lasts, at least until this invocation's timeout (900 s is Lambda's longest)."""
     wanted = validate(body)
     if not idempotency_key:
-        return 201, new_order(store, wanted)
-    # BEGIN SOLUTION hint: claim the key with a conditional write; replay the stored response for the same body, raise KeyReused (422) for a different body and RequestInProgress (409) while the first request runs; release the key if creating the order fails
+        return 201, new_order(store, wanted, new_order_id())
+    # BEGIN SOLUTION hint: claim the key with store.claim (a conditional write); if it is taken, replay the stored response for the same body, raise KeyReused (422) for a different body and RequestInProgress (409) while the first request runs; otherwise create the order with the id the claim returned, store.release the key if that fails, then store.complete it
     request_hash = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
-    if not store.claim(idempotency_key, request_hash):
+    order_id = store.claim(idempotency_key, request_hash, new_order_id(), lease_s)
+    if order_id is None:
         record = store.record(idempotency_key)
-        if record is None:  # released by a failed attempt a moment ago
-            raise RequestInProgress("a request with this Idempotency-Key just failed; retry")
+        if record is None:  # expired and removed a moment ago
+            raise RequestInProgress("a request with this Idempotency-Key just ended; retry")
         if record["request_hash"] != request_hash:
             raise KeyReused("this Idempotency-Key was used with a different request body")
         if record["status"] != "COMPLETED":
             raise RequestInProgress("a request with this Idempotency-Key is still in progress")
         return int(record["response_status"]), json.loads(record["response_body"])
     try:
-        order = new_order(store, wanted)
+        order = new_order(store, wanted, order_id)
     except Exception:
         store.release(idempotency_key)
         raise

@@ -1,0 +1,54 @@
+"""The orders API handler: API Gateway proxy event in, proxy response out.
+
+Kept thin on purpose: it parses the request and maps outcomes to HTTP status codes; what an order
+is and how a retried POST stays safe lives in ``core.py`` (AWS Lambda Powertools' idempotency).
+"""
+
+import json
+import os
+
+import boto3
+from core import OrderError, OrdersStore, create_order, get_order
+
+# Created once per execution environment (Init), reused by every warm invocation.
+_store = None
+
+
+def store():
+    global _store
+    if _store is None:
+        table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
+        _store = OrdersStore(table)
+    return _store
+
+
+def response(status, body):
+    """A Lambda proxy response: API Gateway answers 502 to any other shape."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body),
+    }
+
+
+def header(event, name):
+    """Header lookup that ignores case, as HTTP does (clients send any case)."""
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def handler(event, context):
+    try:
+        if event["httpMethod"] == "POST":
+            try:
+                body = json.loads(event.get("body") or "null")
+            except ValueError:
+                return response(400, {"message": "body must be JSON"})
+            status, order = create_order(store(), body, header(event, "Idempotency-Key"), context)
+            return response(status, order)
+        order_id = (event.get("pathParameters") or {}).get("id")
+        return response(200, get_order(store(), order_id))
+    except OrderError as err:
+        return response(err.status, {"message": str(err)})
