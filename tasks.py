@@ -147,7 +147,7 @@ def setup() -> None:
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    print("installing requirements (first run takes about a minute) ...", flush=True)
+    print("installing the pinned requirements (the first time: a few minutes on two cores) ...", flush=True)
     for args in (["-r", str(ROOT / "requirements.txt")], ["--no-deps", "-e", str(ROOT)]):
         if subprocess.run([*pip, *args]).returncode:
             print(f"tasks.py: pip could not install the pinned requirements with Python {running} (its message is "
