@@ -182,6 +182,7 @@ def test() -> int:
         ("pytest", "-q", "-p", "no:cacheprovider", "tests", "--target", os.environ["LAMBDALAB_TARGET"]),
         ("lambdalab", "labs", "verify-starters"),
         ("lambdalab", "labs", "verify-mutants", "--jobs", "2"),
+        ("lambdalab", "labs", "run-notebooks"),
         ("pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-sanitize-with",
          "notebooks/sanitize.cfg", "notebooks"),
     ]

@@ -8,7 +8,7 @@ lambdalab_course`` imports neither pytest nor the engine; the pytest plugin is
 from importlib import import_module
 from typing import Any
 
-__all__ = ["code_path_for", "course_cloud", "course_module", "grade", "load_module"]
+__all__ = ["code_path_for", "course_cloud", "course_module", "grade", "load_module", "unfinished", "your_code"]
 
 _HOMES = {
     "code_path_for": "lambdalab_course.targets",
@@ -16,6 +16,8 @@ _HOMES = {
     "course_module": "lambdalab_course.notebook",
     "grade": "lambdalab_course.notebook",
     "load_module": "lambdalab_course.layout",
+    "unfinished": "lambdalab_course.notebook",
+    "your_code": "lambdalab_course.notebook",
 }
 
 

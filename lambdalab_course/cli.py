@@ -49,7 +49,8 @@ def cmd_labs(args: argparse.Namespace) -> int:
         print(f"lambdalab: labs {args.action} takes no lab names", file=sys.stderr)
         return 2
     action = {"build": cli_labs.cmd_labs_build, "check": cli_labs.cmd_labs_check,
-              "verify-starters": cli_labs.cmd_labs_verify_starters}[args.action]
+              "verify-starters": cli_labs.cmd_labs_verify_starters,
+              "run-notebooks": cli_labs.cmd_labs_run_notebooks}[args.action]
     return int(action(_project_root(args)))
 
 
@@ -117,9 +118,10 @@ def add_course_commands(sub: Any) -> None:
                        help="grade the clones in the cache as they are, fetching nothing (a step without credentials)")
     grade_class.set_defaults(run=cmd_grade_class)
     labs = sub.add_parser("labs", help="build or check labs/ from solutions/; prove the checks with mutants")
-    labs.add_argument("action", choices=("build", "check", "verify-starters", "verify-mutants"),
+    labs.add_argument("action", choices=("build", "check", "verify-starters", "verify-mutants", "run-notebooks"),
                       help="verify-mutants: grade every mutant (must lose points) and alternative (must keep "
-                           "full marks) of the solutions")
+                           "full marks) of the solutions; run-notebooks: run every notebook on the untouched "
+                           "starters, which must reach the last cell without an error")
     labs.add_argument("labs", nargs="*", metavar="LAB", help="with verify-mutants: only these labs (default: all)")
     labs.add_argument("--jobs", type=int, default=1, help="with verify-mutants: variants graded at once (default: 1)")
     labs.set_defaults(run=cmd_labs)

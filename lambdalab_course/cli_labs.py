@@ -1,5 +1,5 @@
-"""``lambdalab labs build|check|verify-starters``, ``lambdalab grade`` and ``grade-class``: the course
-pipeline."""
+"""``lambdalab labs build|check|verify-starters|verify-mutants|run-notebooks``, ``lambdalab grade`` and
+``grade-class``: the course pipeline."""
 
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ def cmd_labs_verify_starters(root: Path) -> int:
             print(f"  {name}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_labs_run_notebooks(root: Path) -> int:
+    """A learner's Run All on the untouched starters must reach each notebook's last cell without an error."""
+    from lambdalab_course import starter_notebooks
+
+    return starter_notebooks.run_notebooks(root)
 
 
 def cmd_labs_verify_mutants(root: Path, labs: list[str], jobs: int = 1) -> int:

@@ -1,10 +1,12 @@
 """What a notebook calls: a local cloud and lab modules from ``labs/`` (or, with
-``LAMBDALAB_TARGET=solutions``, the reference solutions its committed outputs show), and the grade
-table of its last cell."""
+``LAMBDALAB_TARGET=solutions``, the reference solutions its committed outputs show), one friendly
+line where a learner's code is still unfinished, and the grade table of its last cell."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,39 @@ def course_module(relative: str, root: str | Path | None = None) -> Any:
     ``LAMBDALAB_TARGET=solutions``, from ``solutions/``."""
     base = Path(root) if root else find_root(Path.cwd())
     return load_module(base / target_from_environment() / relative)
+
+
+UNFINISHED = "NotImplementedError"  # what a starter's TODO raises
+
+
+@contextmanager
+def your_code(what: str, relative: str) -> Iterator[None]:
+    """Around the lines of a cell that call the learner's code in the notebook (e.g. a client
+    library, ``relative`` to ``labs/``): an unfinished TODO becomes one line naming the file, and
+    Run All goes on."""
+    try:
+        yield
+    except NotImplementedError:
+        _say_unfinished(what, f"{target_from_environment()}/{relative}")
+
+
+def unfinished(cloud: Any) -> None:
+    """At the end of a cell that ran the learner's functions: one line for each function whose
+    handler stopped at an unfinished TODO (in the journal since it was last cleared), naming the
+    handler's file. A finished lab prints nothing."""
+    for name in sorted({i.function for i in cloud.journal.invocations() if i.detail == UNFINISHED}):
+        function = cloud.function(name)
+        module = Path(function.CodeUri) / (function.Handler.rpartition(".")[0].replace(".", "/") + ".py")
+        try:
+            shown = module.relative_to(find_root(Path.cwd()))
+        except (FileNotFoundError, ValueError):
+            shown = module
+        _say_unfinished(name, shown.as_posix())
+
+
+def _say_unfinished(what: str, where: str) -> None:
+    # Run again from the top: a module or a warm function environment loaded earlier keeps the old code.
+    print(f"this cell runs your {what} ({where}): finish it, then run the notebook again")
 
 
 def grade(lab: str, target: str | None = None, root: str | Path | None = None) -> dict[str, Any]:
