@@ -11,8 +11,8 @@ import os
 import boto3
 from boto3.s3.transfer import TransferConfig
 
-# boto3 switches to a multipart upload above this size (parts of the same size): large exports
-# stream up in parts instead of one huge PUT.
+# boto3 switches to a multipart upload above this size (parts of the same size): a large export goes
+# up in parts instead of one huge PUT (the CSV itself is built in memory first: see csv_bytes).
 MULTIPART = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024)
 URL_SECONDS = 3600
 
