@@ -1,8 +1,10 @@
 """One source for exercise and solution: ``labs/NN`` is generated from ``solutions/NN``.
 
-Inside a solution file, a region between ``# BEGIN SOLUTION hint: <hint>`` and ``# END SOLUTION``
-is what the learner writes. The starter keeps everything else and replaces the region with a TODO
-that raises ``NotImplementedError(<hint>)``, so an untouched starter fails loudly, never silently.
+Inside a solution file, a region between ``# BEGIN SOLUTION concept: <concept> hint: <hint>`` and
+``# END SOLUTION`` is what the learner writes. The starter keeps everything else and replaces the
+region with a TODO: the concept first (what must hold, and why), the step-by-step hint behind it,
+and a ``NotImplementedError(<concept>)``, so an untouched starter fails loudly, never silently, and
+its error names what to achieve rather than what to type. ``concept:`` is optional.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?: hint: (?P<hint>.*))?$")
+BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?: concept: (?P<concept>.*?))?(?: hint: (?P<hint>.*))?$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 SKIP = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 
@@ -34,8 +36,14 @@ def starter_text(source: str, name: str = "<solution>") -> str:
             region_start = number
             indent = begin.group("indent")
             hint = (begin.group("hint") or "write this part").strip()
-            out.append(f"{indent}# TODO: {hint}\n")
-            out.append(f"{indent}raise NotImplementedError({hint!r})\n")
+            concept = (begin.group("concept") or "").strip()
+            if concept:
+                out.append(f"{indent}# TODO: {concept}\n")
+                out.append(f"{indent}#   step by step: {hint}\n")
+                out.append(f"{indent}raise NotImplementedError({concept!r})\n")
+            else:
+                out.append(f"{indent}# TODO: {hint}\n")
+                out.append(f"{indent}raise NotImplementedError({hint!r})\n")
         elif END.match(stripped):
             if region_start is None:
                 raise MarkerError(f"{name}:{number}: END SOLUTION without a BEGIN SOLUTION")

@@ -32,6 +32,17 @@ def test_a_marked_region_becomes_a_todo_that_raises_with_its_hint():
         namespace["add"](1, 2)
 
 
+def test_a_concept_comes_first_and_the_step_by_step_hint_stays_behind_it():
+    """The error a learner meets says what must hold and why; the TODO keeps the detailed hint."""
+    solution = SOLUTION.replace("# BEGIN SOLUTION hint:", "# BEGIN SOLUTION concept: sums must be exact hint:")
+    starter = labsource.starter_text(solution)
+    assert "# TODO: sums must be exact\n" in starter and "#   step by step: return the sum\n" in starter
+    namespace: dict = {}
+    exec(starter, namespace)
+    with pytest.raises(NotImplementedError, match="^sums must be exact$"):
+        namespace["add"](1, 2)
+
+
 @pytest.mark.parametrize("broken", [
     "# BEGIN SOLUTION\nx = 1\n",
     "x = 1\n# END SOLUTION\n",

@@ -54,5 +54,6 @@ def post_with_retries(url, body, idempotency_key=None, max_attempts=5, base_dela
     """POST ``body`` until it succeeds, fails for good, or ``max_attempts`` are spent."""
     key = idempotency_key or str(uuid.uuid4())
     statuses = []
-    # TODO: loop up to max_attempts: post() with the same Idempotency-Key header each time; return at once on a status that is not retryable; on a retryable status or an OSError sleep(backoff_delay(...)) and try again; after the last attempt return the last response (or re-raise the last OSError)
-    raise NotImplementedError('loop up to max_attempts: post() with the same Idempotency-Key header each time; return at once on a status that is not retryable; on a retryable status or an OSError sleep(backoff_delay(...)) and try again; after the last attempt return the last response (or re-raise the last OSError)')
+    # TODO: retry only what can succeed next time (throttles, 5xx, dropped connections), with capped exponential backoff and jitter, and the same Idempotency-Key on every attempt
+    #   step by step: loop up to max_attempts: post() with the same Idempotency-Key header each time; return at once on a status that is not retryable; on a retryable status or an OSError sleep(backoff_delay(...)) and try again; after the last attempt return the last response (or re-raise the last OSError)
+    raise NotImplementedError('retry only what can succeed next time (throttles, 5xx, dropped connections), with capped exponential backoff and jitter, and the same Idempotency-Key on every attempt')

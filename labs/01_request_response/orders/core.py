@@ -138,8 +138,9 @@ def create_order(store, body, idempotency_key=None, lease_s=900):
     wanted = validate(body)
     if not idempotency_key:
         return 201, new_order(store, wanted, new_order_id())
-    # TODO: claim the key with store.claim (a conditional write); if it is taken, replay the stored response for the same body, raise KeyReused (422) for a different body and RequestInProgress (409) while the first request runs; otherwise create the order with the id the claim returned, store.release the key if that fails, then store.complete it
-    raise NotImplementedError('claim the key with store.claim (a conditional write); if it is taken, replay the stored response for the same body, raise KeyReused (422) for a different body and RequestInProgress (409) while the first request runs; otherwise create the order with the id the claim returned, store.release the key if that fails, then store.complete it')
+    # TODO: a retried POST with the same Idempotency-Key must create the order once and answer the same; a different body under that key is a client error; a key still in use by a running request must wait
+    #   step by step: claim the key with store.claim (a conditional write); if it is taken, replay the stored response for the same body, raise KeyReused (422) for a different body and RequestInProgress (409) while the first request runs; otherwise create the order with the id the claim returned, store.release the key if that fails, then store.complete it
+    raise NotImplementedError('a retried POST with the same Idempotency-Key must create the order once and answer the same; a different body under that key is a client error; a key still in use by a running request must wait')
 
 
 def get_order(store, order_id):

@@ -47,15 +47,17 @@ def topic():
 def document_id(record):
     """The identity of what was uploaded: the same for every delivery of this upload, different for
     the next upload of the same key."""
-    # TODO: f"{bucket}/{key}#{version}" from record["s3"]: the bucket name, the key decoded with unquote_plus, and the object's versionId (else its eTag)
-    raise NotImplementedError('f"{bucket}/{key}#{version}" from record["s3"]: the bucket name, the key decoded with unquote_plus, and the object\'s versionId (else its eTag)')
+    # TODO: one document per uploaded object version: a new upload of the same key is a new document, a redelivered event is not
+    #   step by step: f"{bucket}/{key}#{version}" from record["s3"]: the bucket name, the key decoded with unquote_plus, and the object's versionId (else its eTag)
+    raise NotImplementedError('one document per uploaded object version: a new upload of the same key is a new document, a redelivered event is not')
 
 
 def claim(doc_id, request_id):
     """Claim the document for this event. True: go ahead; False: it is already DONE (a duplicate).
     Raises AlreadyInProgress when another delivery holds the claim."""
-    # TODO: table().put_item(Item={"docId": doc_id, "status": PROCESSING, "owner": request_id}, ConditionExpression="attribute_not_exists(docId)"); on ClientError code ConditionalCheckFailedException read the item (ConsistentRead=True): DONE -> False; owner == request_id (a retry of this event) -> True; else raise AlreadyInProgress
-    raise NotImplementedError('table().put_item(Item={"docId": doc_id, "status": PROCESSING, "owner": request_id}, ConditionExpression="attribute_not_exists(docId)"); on ClientError code ConditionalCheckFailedException read the item (ConsistentRead=True): DONE -> False; owner == request_id (a retry of this event) -> True; else raise AlreadyInProgress')
+    # TODO: async events are delivered at least once, so only one delivery may own a document: claim it with a conditional write, and let the claim's own retry in again
+    #   step by step: table().put_item(Item={"docId": doc_id, "status": PROCESSING, "owner": request_id}, ConditionExpression="attribute_not_exists(docId)"); on ClientError code ConditionalCheckFailedException read the item (ConsistentRead=True): DONE -> False; owner == request_id (a retry of this event) -> True; else raise AlreadyInProgress
+    raise NotImplementedError("async events are delivered at least once, so only one delivery may own a document: claim it with a conditional write, and let the claim's own retry in again")
 
 
 def release(doc_id, request_id):
@@ -75,8 +77,9 @@ def process(record, request_id):
         print(f"{doc_id} is already done: duplicate delivery ignored")
         return
     s3 = record["s3"]
-    # TODO: read and extract the document (documents.read / documents.extract), publish {"docId", "title", "pages"} to EVENTS_TOPIC_ARN with the message attribute event_type=document.processed, then mark the item DONE with its metadata; if anything raises, release(doc_id, request_id) and re-raise so Lambda retries
-    raise NotImplementedError('read and extract the document (documents.read / documents.extract), publish {"docId", "title", "pages"} to EVENTS_TOPIC_ARN with the message attribute event_type=document.processed, then mark the item DONE with its metadata; if anything raises, release(doc_id, request_id) and re-raise so Lambda retries')
+    # TODO: publish before marking the document done, and let any failure raise so Lambda retries the event: a swallowed error loses the document
+    #   step by step: read and extract the document (documents.read / documents.extract), publish {"docId", "title", "pages"} to EVENTS_TOPIC_ARN with the message attribute event_type=document.processed, then mark the item DONE with its metadata; if anything raises, release(doc_id, request_id) and re-raise so Lambda retries
+    raise NotImplementedError('publish before marking the document done, and let any failure raise so Lambda retries the event: a swallowed error loses the document')
 
 
 def handler(event, context):

@@ -22,8 +22,9 @@ def balance(image):
 
 def crossed_into_overdraft(old_image, new_image):
     """True when this change takes the balance from zero or more to below zero."""
-    # TODO: compare balance(old_image) and balance(new_image): True only when the old balance is >= 0 and the new one is < 0
-    raise NotImplementedError('compare balance(old_image) and balance(new_image): True only when the old balance is >= 0 and the new one is < 0')
+    # TODO: an overdraft is flagged once, when a balance crosses from non-negative to negative, not on every negative balance
+    #   step by step: compare balance(old_image) and balance(new_image): True only when the old balance is >= 0 and the new one is < 0
+    raise NotImplementedError('an overdraft is flagged once, when a balance crosses from non-negative to negative, not on every negative balance')
 
 
 def write_entry(record):
@@ -37,8 +38,9 @@ def write_entry(record):
         "txId": {"S": (new or {}).get("lastTxId", {}).get("S", "")},
         "overdraft": {"BOOL": crossed_into_overdraft(old, new)},
     }
-    # TODO: put_item into AUDIT_TABLE with ConditionExpression "attribute_not_exists(auditId)", and treat a ConditionalCheckFailedException as "already written"
-    raise NotImplementedError('put_item into AUDIT_TABLE with ConditionExpression "attribute_not_exists(auditId)", and treat a ConditionalCheckFailedException as "already written"')
+    # TODO: stream records can be delivered again, so each audit entry must be written once, keyed by its record
+    #   step by step: put_item into AUDIT_TABLE with ConditionExpression "attribute_not_exists(auditId)", and treat a ConditionalCheckFailedException as "already written"
+    raise NotImplementedError('stream records can be delivered again, so each audit entry must be written once, keyed by its record')
 
 
 def handler(event, context):

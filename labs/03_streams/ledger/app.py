@@ -36,13 +36,15 @@ def parse(record):
 
 def apply_transaction(tx):
     """Add ``tx["amount"]`` to the account's balance exactly once; False if it was applied before."""
-    # TODO: in ONE DynamoDB transaction (transact_write_items), Put {"txId": tx["txId"]} into APPLIED_TABLE with ConditionExpression "attribute_not_exists(txId)" and Update the account in ACCOUNTS_TABLE with "ADD balance :amount SET lastTxId = :tx"; a TransactionCanceledException whose first reason is ConditionalCheckFailed means the transaction was already applied: return False
-    raise NotImplementedError('in ONE DynamoDB transaction (transact_write_items), Put {"txId": tx["txId"]} into APPLIED_TABLE with ConditionExpression "attribute_not_exists(txId)" and Update the account in ACCOUNTS_TABLE with "ADD balance :amount SET lastTxId = :tx"; a TransactionCanceledException whose first reason is ConditionalCheckFailed means the transaction was already applied: return False')
+    # TODO: a transaction must change a balance exactly once however often it is delivered: the balance and the proof it was applied change in one atomic write
+    #   step by step: in ONE DynamoDB transaction (transact_write_items), Put {"txId": tx["txId"]} into APPLIED_TABLE with ConditionExpression "attribute_not_exists(txId)" and Update the account in ACCOUNTS_TABLE with "ADD balance :amount SET lastTxId = :tx"; a TransactionCanceledException whose first reason is ConditionalCheckFailed means the transaction was already applied: return False
+    raise NotImplementedError('a transaction must change a balance exactly once however often it is delivered: the balance and the proof it was applied change in one atomic write')
 
 
 def handler(event, context):
     """Apply every record in order; on the first one that fails, report it and stop, so that Lambda
     retries it and only what follows it."""
     applied = 0
-    # TODO: apply the records in order (parse, then apply_transaction); at the first record that raises, stop and return {"batchItemFailures": [{"itemIdentifier": <its kinesis sequenceNumber>}]}; when all succeed return {"batchItemFailures": []}
-    raise NotImplementedError('apply the records in order (parse, then apply_transaction); at the first record that raises, stop and return {"batchItemFailures": [{"itemIdentifier": <its kinesis sequenceNumber>}]}; when all succeed return {"batchItemFailures": []}')
+    # TODO: a shard is processed in order: stop at the first record that fails and report it, so Lambda checkpoints before it and retries from there
+    #   step by step: apply the records in order (parse, then apply_transaction); at the first record that raises, stop and return {"batchItemFailures": [{"itemIdentifier": <its kinesis sequenceNumber>}]}; when all succeed return {"batchItemFailures": []}
+    raise NotImplementedError('a shard is processed in order: stop at the first record that fails and report it, so Lambda checkpoints before it and retries from there')

@@ -22,5 +22,6 @@ MAX_ATTEMPTS = 3  # a poison record may be tried this many times in all (first t
 def failure_settings(on_failure_queue_arn):
     """UpdateEventSourceMapping parameters: at most MAX_ATTEMPTS tries of a failing record, bisect
     so good records around a bad one still get applied, and an on-failure destination."""
-    # TODO: return a dict with MaximumRetryAttempts (retries after the first try, so MAX_ATTEMPTS - 1), BisectBatchOnFunctionError=True and DestinationConfig={"OnFailure": {"Destination": on_failure_queue_arn}}
-    raise NotImplementedError('return a dict with MaximumRetryAttempts (retries after the first try, so MAX_ATTEMPTS - 1), BisectBatchOnFunctionError=True and DestinationConfig={"OnFailure": {"Destination": on_failure_queue_arn}}')
+    # TODO: a record that always fails must not block its shard forever: bound the attempts, split failing batches, and send what is given up to a destination
+    #   step by step: return a dict with MaximumRetryAttempts (retries after the first try, so MAX_ATTEMPTS - 1), BisectBatchOnFunctionError=True and DestinationConfig={"OnFailure": {"Destination": on_failure_queue_arn}}
+    raise NotImplementedError('a record that always fails must not block its shard forever: bound the attempts, split failing batches, and send what is given up to a destination')

@@ -30,14 +30,16 @@ def table():
 
 def normalise(params):
     """Parameters that mean the same export look the same: keys and text lowercased and trimmed."""
-    # TODO: return a new dict: keys stripped and lowercased; string values stripped and lowercased; other values unchanged
-    raise NotImplementedError('return a new dict: keys stripped and lowercased; string values stripped and lowercased; other values unchanged')
+    # TODO: requests that mean the same export must look the same, or a retried request becomes a second job
+    #   step by step: return a new dict: keys stripped and lowercased; string values stripped and lowercased; other values unchanged
+    raise NotImplementedError('requests that mean the same export must look the same, or a retried request becomes a second job')
 
 
 def job_id(params):
     """sha256 (hex) of the normalised parameters as canonical JSON (sorted keys, no spaces)."""
-    # TODO: hashlib.sha256 of json.dumps(normalise(params), sort_keys=True, separators=(",", ":")), as hexdigest()
-    raise NotImplementedError('hashlib.sha256 of json.dumps(normalise(params), sort_keys=True, separators=(",", ":")), as hexdigest()')
+    # TODO: the job id must be a pure function of the normalised request, so that the same request twice is one job
+    #   step by step: hashlib.sha256 of json.dumps(normalise(params), sort_keys=True, separators=(",", ":")), as hexdigest()
+    raise NotImplementedError('the job id must be a pure function of the normalised request, so that the same request twice is one job')
 
 
 def response(status, body):

@@ -28,10 +28,12 @@ def process(record):
     """Run one job at most once; raises when this delivery must be retried."""
     job = json.loads(record["body"])
     receive_count = int(record["attributes"]["ApproximateReceiveCount"])
-    # TODO: lock.acquire(...) (a stored result means the job is done: return); then report.build(...) and lock.complete(...); if the build fails, lock.release(...) and re-raise
-    raise NotImplementedError('lock.acquire(...) (a stored result means the job is done: return); then report.build(...) and lock.complete(...); if the build fails, lock.release(...) and re-raise')
+    # TODO: one job at most once: claim it, export, then record it done; a failed export must release the claim and fail this delivery
+    #   step by step: lock.acquire(...) (a stored result means the job is done: return); then report.build(...) and lock.complete(...); if the build fails, lock.release(...) and re-raise
+    raise NotImplementedError('one job at most once: claim it, export, then record it done; a failed export must release the claim and fail this delivery')
 
 
 def handler(event, context):
-    # TODO: call process(record) for each record; collect {"itemIdentifier": record["messageId"]} for every record that raised (lock.AlreadyInProgress included) and return {"batchItemFailures": [...]}
-    raise NotImplementedError('call process(record) for each record; collect {"itemIdentifier": record["messageId"]} for every record that raised (lock.AlreadyInProgress included) and return {"batchItemFailures": [...]}')
+    # TODO: with ReportBatchItemFailures, only the failed jobs' messages may come back: report each failure, never fail the whole batch
+    #   step by step: call process(record) for each record; collect {"itemIdentifier": record["messageId"]} for every record that raised (lock.AlreadyInProgress included) and return {"batchItemFailures": [...]}
+    raise NotImplementedError("with ReportBatchItemFailures, only the failed jobs' messages may come back: report each failure, never fail the whole batch")

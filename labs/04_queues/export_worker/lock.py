@@ -23,17 +23,20 @@ def acquire(table, job_id, lock_seconds, now=None):
     """Claim ``job_id``. Returns None when the claim is ours, or the stored result when the job is
     already COMPLETED. Raises AlreadyInProgress when another worker holds an unexpired claim."""
     now = time.time() if now is None else now
-    # TODO: put_item {jobId, status: INPROGRESS, expiresAt: now + lock_seconds} with ConditionExpression "attribute_not_exists(jobId) OR (#s = :inprogress AND expiresAt < :now)"; on ConditionalCheckFailedException read the item (ConsistentRead): COMPLETED -> return item["result"], else raise AlreadyInProgress
-    raise NotImplementedError('put_item {jobId, status: INPROGRESS, expiresAt: now + lock_seconds} with ConditionExpression "attribute_not_exists(jobId) OR (#s = :inprogress AND expiresAt < :now)"; on ConditionalCheckFailedException read the item (ConsistentRead): COMPLETED -> return item["result"], else raise AlreadyInProgress')
+    # TODO: SQS delivers at least once, so exactly one worker may claim a job: claim it with ONE conditional write that also lets a claim past its expiry be taken over, and tell the caller whether the job is already done
+    #   step by step: put_item {jobId, status: INPROGRESS, expiresAt: now + lock_seconds} with ConditionExpression "attribute_not_exists(jobId) OR (#s = :inprogress AND expiresAt < :now)"; on ConditionalCheckFailedException read the item (ConsistentRead): COMPLETED -> return item["result"], else raise AlreadyInProgress
+    raise NotImplementedError('SQS delivers at least once, so exactly one worker may claim a job: claim it with ONE conditional write that also lets a claim past its expiry be taken over, and tell the caller whether the job is already done')
 
 
 def complete(table, job_id, result):
     """Record the job's result: the claim becomes COMPLETED, for good."""
-    # TODO: update_item setting status = COMPLETED and result = result (and remove expiresAt)
-    raise NotImplementedError('update_item setting status = COMPLETED and result = result (and remove expiresAt)')
+    # TODO: a job is done only once its result is recorded for good: later deliveries must find it and not export again
+    #   step by step: update_item setting status = COMPLETED and result = result (and remove expiresAt)
+    raise NotImplementedError('a job is done only once its result is recorded for good: later deliveries must find it and not export again')
 
 
 def release(table, job_id):
     """Give up our claim after a failure, so that the next delivery can redo the job at once."""
-    # TODO: delete_item, only while the item is still INPROGRESS (ConditionExpression), ignoring ConditionalCheckFailedException
-    raise NotImplementedError('delete_item, only while the item is still INPROGRESS (ConditionExpression), ignoring ConditionalCheckFailedException')
+    # TODO: a worker that failed must give its claim back (only its own, still in progress) so the next delivery can redo the job at once
+    #   step by step: delete_item, only while the item is still INPROGRESS (ConditionExpression), ignoring ConditionalCheckFailedException
+    raise NotImplementedError('a worker that failed must give its claim back (only its own, still in progress) so the next delivery can redo the job at once')

@@ -54,7 +54,7 @@ def post_with_retries(url, body, idempotency_key=None, max_attempts=5, base_dela
     """POST ``body`` until it succeeds, fails for good, or ``max_attempts`` are spent."""
     key = idempotency_key or str(uuid.uuid4())
     statuses = []
-    # BEGIN SOLUTION hint: loop up to max_attempts: post() with the same Idempotency-Key header each time; return at once on a status that is not retryable; on a retryable status or an OSError sleep(backoff_delay(...)) and try again; after the last attempt return the last response (or re-raise the last OSError)
+    # BEGIN SOLUTION concept: retry only what can succeed next time (throttles, 5xx, dropped connections), with capped exponential backoff and jitter, and the same Idempotency-Key on every attempt hint: loop up to max_attempts: post() with the same Idempotency-Key header each time; return at once on a status that is not retryable; on a retryable status or an OSError sleep(backoff_delay(...)) and try again; after the last attempt return the last response (or re-raise the last OSError)
     last_error = None
     status, parsed = None, None
     for attempt in range(max_attempts):

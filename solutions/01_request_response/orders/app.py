@@ -40,7 +40,7 @@ def header(event, name):
 
 
 def handler(event, context):
-    # BEGIN SOLUTION hint: parse the request, call core.create_order (its claim lasting the invocation's remaining time) / core.get_order, and turn an OrderError into its HTTP status (400, 404, 409, 422); let any other failure raise, so API Gateway answers 502 and the client retries
+    # BEGIN SOLUTION concept: map outcomes to HTTP so that clients know whether to retry: the request's own errors are 4xx, a dependency failing is a retryable 5xx hint: parse the request, call core.create_order (its claim lasting the invocation's remaining time) / core.get_order, and turn an OrderError into its HTTP status (400, 404, 409, 422); let any other failure raise, so API Gateway answers 502 and the client retries
     try:
         if event["httpMethod"] == "POST":
             try:

@@ -47,7 +47,7 @@ def topic():
 def document_id(record):
     """The identity of what was uploaded: the same for every delivery of this upload, different for
     the next upload of the same key."""
-    # BEGIN SOLUTION hint: f"{bucket}/{key}#{version}" from record["s3"]: the bucket name, the key decoded with unquote_plus, and the object's versionId (else its eTag)
+    # BEGIN SOLUTION concept: one document per uploaded object version: a new upload of the same key is a new document, a redelivered event is not hint: f"{bucket}/{key}#{version}" from record["s3"]: the bucket name, the key decoded with unquote_plus, and the object's versionId (else its eTag)
     s3 = record["s3"]
     key = unquote_plus(s3["object"]["key"])
     version = s3["object"].get("versionId") or s3["object"].get("eTag", "")
@@ -58,7 +58,7 @@ def document_id(record):
 def claim(doc_id, request_id):
     """Claim the document for this event. True: go ahead; False: it is already DONE (a duplicate).
     Raises AlreadyInProgress when another delivery holds the claim."""
-    # BEGIN SOLUTION hint: table().put_item(Item={"docId": doc_id, "status": PROCESSING, "owner": request_id}, ConditionExpression="attribute_not_exists(docId)"); on ClientError code ConditionalCheckFailedException read the item (ConsistentRead=True): DONE -> False; owner == request_id (a retry of this event) -> True; else raise AlreadyInProgress
+    # BEGIN SOLUTION concept: async events are delivered at least once, so only one delivery may own a document: claim it with a conditional write, and let the claim's own retry in again hint: table().put_item(Item={"docId": doc_id, "status": PROCESSING, "owner": request_id}, ConditionExpression="attribute_not_exists(docId)"); on ClientError code ConditionalCheckFailedException read the item (ConsistentRead=True): DONE -> False; owner == request_id (a retry of this event) -> True; else raise AlreadyInProgress
     try:
         table().put_item(Item={"docId": doc_id, "status": PROCESSING, "owner": request_id},
                          ConditionExpression="attribute_not_exists(docId)")
@@ -92,7 +92,7 @@ def process(record, request_id):
         print(f"{doc_id} is already done: duplicate delivery ignored")
         return
     s3 = record["s3"]
-    # BEGIN SOLUTION hint: read and extract the document (documents.read / documents.extract), publish {"docId", "title", "pages"} to EVENTS_TOPIC_ARN with the message attribute event_type=document.processed, then mark the item DONE with its metadata; if anything raises, release(doc_id, request_id) and re-raise so Lambda retries
+    # BEGIN SOLUTION concept: publish before marking the document done, and let any failure raise so Lambda retries the event: a swallowed error loses the document hint: read and extract the document (documents.read / documents.extract), publish {"docId", "title", "pages"} to EVENTS_TOPIC_ARN with the message attribute event_type=document.processed, then mark the item DONE with its metadata; if anything raises, release(doc_id, request_id) and re-raise so Lambda retries
     try:
         body = documents.read(s3["bucket"]["name"], unquote_plus(s3["object"]["key"]), s3["object"].get("versionId"))
         metadata = documents.extract(body)

@@ -22,7 +22,7 @@ def balance(image):
 
 def crossed_into_overdraft(old_image, new_image):
     """True when this change takes the balance from zero or more to below zero."""
-    # BEGIN SOLUTION hint: compare balance(old_image) and balance(new_image): True only when the old balance is >= 0 and the new one is < 0
+    # BEGIN SOLUTION concept: an overdraft is flagged once, when a balance crosses from non-negative to negative, not on every negative balance hint: compare balance(old_image) and balance(new_image): True only when the old balance is >= 0 and the new one is < 0
     return balance(old_image) >= 0 > balance(new_image)
     # END SOLUTION
 
@@ -38,7 +38,7 @@ def write_entry(record):
         "txId": {"S": (new or {}).get("lastTxId", {}).get("S", "")},
         "overdraft": {"BOOL": crossed_into_overdraft(old, new)},
     }
-    # BEGIN SOLUTION hint: put_item into AUDIT_TABLE with ConditionExpression "attribute_not_exists(auditId)", and treat a ConditionalCheckFailedException as "already written"
+    # BEGIN SOLUTION concept: stream records can be delivered again, so each audit entry must be written once, keyed by its record hint: put_item into AUDIT_TABLE with ConditionExpression "attribute_not_exists(auditId)", and treat a ConditionalCheckFailedException as "already written"
     try:
         dynamodb.put_item(TableName=AUDIT_TABLE, Item=item, ConditionExpression="attribute_not_exists(auditId)")
     except ClientError as err:

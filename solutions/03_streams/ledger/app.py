@@ -36,7 +36,7 @@ def parse(record):
 
 def apply_transaction(tx):
     """Add ``tx["amount"]`` to the account's balance exactly once; False if it was applied before."""
-    # BEGIN SOLUTION hint: in ONE DynamoDB transaction (transact_write_items), Put {"txId": tx["txId"]} into APPLIED_TABLE with ConditionExpression "attribute_not_exists(txId)" and Update the account in ACCOUNTS_TABLE with "ADD balance :amount SET lastTxId = :tx"; a TransactionCanceledException whose first reason is ConditionalCheckFailed means the transaction was already applied: return False
+    # BEGIN SOLUTION concept: a transaction must change a balance exactly once however often it is delivered: the balance and the proof it was applied change in one atomic write hint: in ONE DynamoDB transaction (transact_write_items), Put {"txId": tx["txId"]} into APPLIED_TABLE with ConditionExpression "attribute_not_exists(txId)" and Update the account in ACCOUNTS_TABLE with "ADD balance :amount SET lastTxId = :tx"; a TransactionCanceledException whose first reason is ConditionalCheckFailed means the transaction was already applied: return False
     try:
         dynamodb.transact_write_items(TransactItems=[
             {"Put": {
@@ -65,7 +65,7 @@ def handler(event, context):
     """Apply every record in order; on the first one that fails, report it and stop, so that Lambda
     retries it and only what follows it."""
     applied = 0
-    # BEGIN SOLUTION hint: apply the records in order (parse, then apply_transaction); at the first record that raises, stop and return {"batchItemFailures": [{"itemIdentifier": <its kinesis sequenceNumber>}]}; when all succeed return {"batchItemFailures": []}
+    # BEGIN SOLUTION concept: a shard is processed in order: stop at the first record that fails and report it, so Lambda checkpoints before it and retries from there hint: apply the records in order (parse, then apply_transaction); at the first record that raises, stop and return {"batchItemFailures": [{"itemIdentifier": <its kinesis sequenceNumber>}]}; when all succeed return {"batchItemFailures": []}
     for record in event["Records"]:
         try:
             applied += apply_transaction(parse(record))

@@ -22,7 +22,7 @@ MAX_ATTEMPTS = 3  # a poison record may be tried this many times in all (first t
 def failure_settings(on_failure_queue_arn):
     """UpdateEventSourceMapping parameters: at most MAX_ATTEMPTS tries of a failing record, bisect
     so good records around a bad one still get applied, and an on-failure destination."""
-    # BEGIN SOLUTION hint: return a dict with MaximumRetryAttempts (retries after the first try, so MAX_ATTEMPTS - 1), BisectBatchOnFunctionError=True and DestinationConfig={"OnFailure": {"Destination": on_failure_queue_arn}}
+    # BEGIN SOLUTION concept: a record that always fails must not block its shard forever: bound the attempts, split failing batches, and send what is given up to a destination hint: return a dict with MaximumRetryAttempts (retries after the first try, so MAX_ATTEMPTS - 1), BisectBatchOnFunctionError=True and DestinationConfig={"OnFailure": {"Destination": on_failure_queue_arn}}
     return {
         "MaximumRetryAttempts": MAX_ATTEMPTS - 1,
         "BisectBatchOnFunctionError": True,

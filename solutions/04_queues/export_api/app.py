@@ -30,7 +30,7 @@ def table():
 
 def normalise(params):
     """Parameters that mean the same export look the same: keys and text lowercased and trimmed."""
-    # BEGIN SOLUTION hint: return a new dict: keys stripped and lowercased; string values stripped and lowercased; other values unchanged
+    # BEGIN SOLUTION concept: requests that mean the same export must look the same, or a retried request becomes a second job hint: return a new dict: keys stripped and lowercased; string values stripped and lowercased; other values unchanged
     return {
         str(key).strip().lower(): value.strip().lower() if isinstance(value, str) else value
         for key, value in params.items()
@@ -40,7 +40,7 @@ def normalise(params):
 
 def job_id(params):
     """sha256 (hex) of the normalised parameters as canonical JSON (sorted keys, no spaces)."""
-    # BEGIN SOLUTION hint: hashlib.sha256 of json.dumps(normalise(params), sort_keys=True, separators=(",", ":")), as hexdigest()
+    # BEGIN SOLUTION concept: the job id must be a pure function of the normalised request, so that the same request twice is one job hint: hashlib.sha256 of json.dumps(normalise(params), sort_keys=True, separators=(",", ":")), as hexdigest()
     canonical = json.dumps(normalise(params), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
     # END SOLUTION

@@ -28,7 +28,7 @@ def process(record):
     """Run one job at most once; raises when this delivery must be retried."""
     job = json.loads(record["body"])
     receive_count = int(record["attributes"]["ApproximateReceiveCount"])
-    # BEGIN SOLUTION hint: lock.acquire(...) (a stored result means the job is done: return); then report.build(...) and lock.complete(...); if the build fails, lock.release(...) and re-raise
+    # BEGIN SOLUTION concept: one job at most once: claim it, export, then record it done; a failed export must release the claim and fail this delivery hint: lock.acquire(...) (a stored result means the job is done: return); then report.build(...) and lock.complete(...); if the build fails, lock.release(...) and re-raise
     done = lock.acquire(table(), job["jobId"], LOCK_SECONDS)
     if done is not None:
         return
@@ -42,7 +42,7 @@ def process(record):
 
 
 def handler(event, context):
-    # BEGIN SOLUTION hint: call process(record) for each record; collect {"itemIdentifier": record["messageId"]} for every record that raised (lock.AlreadyInProgress included) and return {"batchItemFailures": [...]}
+    # BEGIN SOLUTION concept: with ReportBatchItemFailures, only the failed jobs' messages may come back: report each failure, never fail the whole batch hint: call process(record) for each record; collect {"itemIdentifier": record["messageId"]} for every record that raised (lock.AlreadyInProgress included) and return {"batchItemFailures": [...]}
     failures = []
     for record in event["Records"]:
         try:

@@ -23,7 +23,7 @@ def acquire(table, job_id, lock_seconds, now=None):
     """Claim ``job_id``. Returns None when the claim is ours, or the stored result when the job is
     already COMPLETED. Raises AlreadyInProgress when another worker holds an unexpired claim."""
     now = time.time() if now is None else now
-    # BEGIN SOLUTION hint: put_item {jobId, status: INPROGRESS, expiresAt: now + lock_seconds} with ConditionExpression "attribute_not_exists(jobId) OR (#s = :inprogress AND expiresAt < :now)"; on ConditionalCheckFailedException read the item (ConsistentRead): COMPLETED -> return item["result"], else raise AlreadyInProgress
+    # BEGIN SOLUTION concept: SQS delivers at least once, so exactly one worker may claim a job: claim it with ONE conditional write that also lets a claim past its expiry be taken over, and tell the caller whether the job is already done hint: put_item {jobId, status: INPROGRESS, expiresAt: now + lock_seconds} with ConditionExpression "attribute_not_exists(jobId) OR (#s = :inprogress AND expiresAt < :now)"; on ConditionalCheckFailedException read the item (ConsistentRead): COMPLETED -> return item["result"], else raise AlreadyInProgress
     try:
         table.put_item(
             Item={"jobId": job_id, "status": INPROGRESS, "expiresAt": int(now + lock_seconds)},
@@ -44,7 +44,7 @@ def acquire(table, job_id, lock_seconds, now=None):
 
 def complete(table, job_id, result):
     """Record the job's result: the claim becomes COMPLETED, for good."""
-    # BEGIN SOLUTION hint: update_item setting status = COMPLETED and result = result (and remove expiresAt)
+    # BEGIN SOLUTION concept: a job is done only once its result is recorded for good: later deliveries must find it and not export again hint: update_item setting status = COMPLETED and result = result (and remove expiresAt)
     table.update_item(
         Key={"jobId": job_id},
         UpdateExpression="SET #s = :completed, #r = :result REMOVE expiresAt",
@@ -56,7 +56,7 @@ def complete(table, job_id, result):
 
 def release(table, job_id):
     """Give up our claim after a failure, so that the next delivery can redo the job at once."""
-    # BEGIN SOLUTION hint: delete_item, only while the item is still INPROGRESS (ConditionExpression), ignoring ConditionalCheckFailedException
+    # BEGIN SOLUTION concept: a worker that failed must give its claim back (only its own, still in progress) so the next delivery can redo the job at once hint: delete_item, only while the item is still INPROGRESS (ConditionExpression), ignoring ConditionalCheckFailedException
     try:
         table.delete_item(Key={"jobId": job_id}, ConditionExpression="#s = :inprogress",
                           ExpressionAttributeNames={"#s": "status"},
