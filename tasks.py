@@ -184,7 +184,7 @@ def test() -> int:
         ("lambdalab", "labs", "verify-mutants", "--jobs", "2"),
         ("lambdalab", "labs", "run-notebooks"),
         ("pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-sanitize-with",
-         "notebooks/sanitize.cfg", "notebooks"),
+         "tests/nbval-sanitize.cfg", "notebooks"),
     ]
     failed = [" ".join(s) for s in steps if run(*s) != 0]
     if failed:

@@ -64,7 +64,7 @@ def main() -> None:
     if "--notebooks" in sys.argv:
         for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
             fastest, slowest, verdict = timed_runs([*pytest, "--nbval", "--nbval-sanitize-with",
-                                                    "notebooks/sanitize.cfg", str(notebook.relative_to(ROOT))],
+                                                    "tests/nbval-sanitize.cfg", str(notebook.relative_to(ROOT))],
                                                    repeat)
             print(f"{notebook.stem:22} under nbval:   {spread(fastest, slowest)}  "
                   f"(notebook 01 target < {NOTEBOOK_TARGET_S:.0f} s)  {verdict}")

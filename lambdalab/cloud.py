@@ -9,16 +9,19 @@ While a cloud is open, the process environment points plain ``boto3.client(...)`
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lambdalab import heap
-from lambdalab.clock import Clock, RealClock, VirtualClock
+from lambdalab import heap, isolation
+from lambdalab.clock import IDLE_HORIZON_S, Clock, RealClock, VirtualClock
 from lambdalab.config import REGION, FunctionConfig, check_environment_keys
 from lambdalab.dataplane.server import DataPlane
 from lambdalab.environ import set_environ
@@ -26,6 +29,8 @@ from lambdalab.errors import ConfigurationError
 from lambdalab.httpserver import LocalServer
 from lambdalab.observe.journal import Journal
 from lambdalab.observe.logstore import LogStore
+from lambdalab.observe.metrics import LambdaMetrics
+from lambdalab.runtime import lifetime
 from lambdalab.service.api import LambdaApi
 from lambdalab.service.concurrency import Concurrency
 from lambdalab.service.faults import Faults
@@ -42,12 +47,25 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
-# Variables that could lead a boto3 client to the user's real account: never passed on.
-_USER_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+# Variables that could lead a boto3 client to the user's real account (a profile, config or
+# credentials file, a role, a container's credentials): removed from the process while a cloud is
+# open, and never passed to a function, neither from here nor from its own variables.
+_USER_AWS_VARIABLES = (
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+)
+# What a function's boto3 reads instead, even when a handler drops the fake keys: no file, and no
+# instance role from EC2's metadata service (a learner's Cloud9 or SageMaker machine has one).
+_FUNCTION_AWS_PINS = {
+    "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+}
 _warned_runtimes: set[str] = set()
 # moto's state is process-wide, so a process runs one local cloud at a time: the one open now.
 _open_cloud: LocalCloud | None = None
 _open_cloud_lock = threading.Lock()
+_guarded_pid = 0  # the process that registered the exit hook
 REPLACED = ("lambdalab: closed the local cloud started earlier in this process; a process runs one "
             "local cloud at a time (moto's state is shared by the whole process)")
 
@@ -61,9 +79,14 @@ class LocalCloud:
         self.dataplane = dataplane
         self.clock = clock
         self.journal = Journal(clock.now())
+        self._metrics = LambdaMetrics()  # AWS/Lambda in the data plane's CloudWatch [MET]
+        self.journal.subscribe(self._metrics.attempt)
         self.concurrency = Concurrency(account_concurrency)
         self._logs = LogStore(log_dir)
         self._saved_environ: dict[str, str | None] = {}
+        self._let_functions_in: Callable[[], None] = lambda: None  # see lambdalab.isolation
+        self._function_home: str | None = None  # the functions' HOME, made by the first one
+        self._home_lock = threading.Lock()
         self.service = LambdaService(
             model.functions, clock=clock, journal=self.journal, concurrency=self.concurrency,
             logs=self._logs, environ=self.function_environment, request_ids=RequestIds(seed),
@@ -73,10 +96,19 @@ class LocalCloud:
         self._quiet = quiet
         self._closed = False
         self.api_gateways: dict[str, Any] = {}
-        self._start_api_gateways()
         self.sources = Sources()
-        self._closers.append(self.sources.close)
-        self.sources.attach_all(SourceContext(clock=clock, service=self.service, dataplane=dataplane, model=model))
+        try:
+            self._start_api_gateways()
+            self._closers.append(self.sources.close)
+            self.sources.attach_all(SourceContext(clock=clock, service=self.service, dataplane=dataplane, model=model,
+                                                  metrics=self._metrics))
+            self.sources.add([self._metrics])  # polled last: each round's datapoints go out together
+        except BaseException:  # refused (an event source's check): stop what started; the data plane is start's
+            for closer in reversed(self._closers):
+                closer()
+            self.service.shutdown()
+            self._lambda_server.stop()
+            raise
         clock.set_poll(self.sources.poll)
         if isinstance(clock, VirtualClock):
             clock.set_busy(self.service.scheduler.busy)
@@ -112,14 +144,17 @@ class LocalCloud:
             the_clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
             cloud = cls(model, dataplane, the_clock, seed=seed if clock == "virtual" else None,
                         account_concurrency=account_concurrency, quiet=quiet, log_dir=log_dir)
-        except BaseException:
+        except BaseException as exc:
             dataplane.stop()
+            if isinstance(exc, ConfigurationError):  # an event source's refusal, named as written
+                raise model.located(exc) from None
             raise
         cloud._point_process_here()
         cloud._warn_runtime_once()
         if model.notices():
             print("lambdalab: accepted but not emulated locally: " + "; ".join(model.notices()), file=sys.stderr)
         heap.cloud_started()
+        _guard_this_process()
         global _open_cloud
         with _open_cloud_lock:
             _open_cloud = cloud
@@ -142,8 +177,11 @@ class LocalCloud:
         self.service.shutdown()
         self._lambda_server.stop()
         self.dataplane.stop()
+        if self._function_home is not None:
+            shutil.rmtree(self._function_home, ignore_errors=True)
         set_environ(self._saved_environ)
         self._saved_environ = {}
+        self._let_functions_in()
         heap.cloud_closed()
 
     def __enter__(self) -> LocalCloud:
@@ -168,14 +206,17 @@ class LocalCloud:
         wanted: dict[str, str | None] = {**self.client_environment()}
         wanted.update({k: None for k in _USER_AWS_VARIABLES})
         self._saved_environ = set_environ(wanted)
+        self._let_functions_in = isolation.keep_functions_out()
 
     def function_environment(self, fn: FunctionConfig, log_stream: str) -> dict[str, str]:
-        """A function's process environment, built from scratch as Lambda does."""
+        """A function's process environment, built from scratch as Lambda does: nothing of the
+        learner's but PATH, a HOME of the cloud's own (empty, removed on close) so no ~/.aws is found,
+        and no variable that leads boto3 to a profile, a file or a role (docs/architecture.md, Isolation)."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
-            "HOME": os.environ.get("HOME", "/tmp"),
+            "HOME": self._home(),
             "AWS_LAMBDA_FUNCTION_NAME": fn.FunctionName,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.MemorySize),
@@ -186,14 +227,22 @@ class LocalCloud:
             "_HANDLER": fn.Handler,
             "LAMBDA_TASK_ROOT": str(fn.CodeUri),
             "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent / "runtime"),
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             **self.client_environment(),
             **_layers_and_tracing(self.model.layer_paths.get(fn.logical_id, ())),
             **fn.Environment,
             **self.model.env_overrides.get(fn.logical_id, {}),
         }
+        for key in _USER_AWS_VARIABLES:
+            env.pop(key, None)
+        env.update(_FUNCTION_AWS_PINS)
         return env
+
+    def _home(self) -> str:
+        with self._home_lock:
+            if self._function_home is None:
+                _remove_homes_of_ended_engines()
+                self._function_home = tempfile.mkdtemp(prefix=f"{_HOME_PREFIX}{os.getpid()}-")
+            return self._function_home
 
     def _warn_runtime_once(self) -> None:
         """Say once per process and Runtime which Python really runs the functions.
@@ -241,15 +290,21 @@ class LocalCloud:
         return self.service.invoke(function, event, invocation_type=invocation_type, log_type=log_type,
                                    client_context=client_context)
 
-    def run_until_idle(self) -> int:
+    def run_until_idle(self, max_virtual_seconds: float | None = None) -> int:
         """Drive every queued event, retry and poller until nothing is left to do, including
-        invocations still running in other threads (an API request that already timed out)."""
+        invocations still running in other threads (an API request that already timed out).
+
+        ``max_virtual_seconds`` stops it after that much time on the cloud's clock even if work
+        remains (a stream shard retrying a failing batch until its records expire, two days on
+        AWS's defaults): a notebook cell then ends instead of looking frozen. Returns the steps run."""
         self._require_open()
-        steps = self.clock.run_until_idle()
+        horizon = IDLE_HORIZON_S if max_virtual_seconds is None else max(0.0, float(max_virtual_seconds))
+        limit = self.clock.now() + horizon
+        steps = self.clock.run_until_idle(horizon)
         # Invocations paused at a call (``faults.pause``) keep their lease until resumed.
         while self.concurrency.running() > len(self.service.scheduler.held()):
             self.concurrency.wait_until_idle(timeout=0.02)
-            steps += self.clock.run_until_idle()
+            steps += self.clock.run_until_idle(max(0.0, limit - self.clock.now()))
         return steps
 
     def advance(self, seconds: float) -> None:
@@ -367,6 +422,52 @@ def provision(template: str | Path, code_path: Callable[[str], str] | None = Non
         dataplane.stop()
         raise
     return model, dataplane
+
+
+def _guard_this_process() -> None:
+    """Once per process: a script that never closes its cloud closes it at exit, and nothing its
+    functions started outlives the process, however it ends (``lambdalab.runtime.lifetime``)."""
+    global _guarded_pid
+    if _guarded_pid != os.getpid():
+        _guarded_pid = os.getpid()
+        atexit.register(_close_at_exit)
+        lifetime.guard_process()
+
+
+def _close_at_exit() -> None:
+    with _open_cloud_lock:
+        cloud = _open_cloud
+    if cloud is not None and not cloud.closed and _guarded_pid == os.getpid():
+        cloud.close()
+
+
+_HOME_PREFIX = "lambdalab-home-"
+
+
+def _remove_homes_of_ended_engines() -> None:
+    """The functions' HOME folders of engines that ended without closing their cloud (killed):
+    close removes its own, the next cloud removes these."""
+    if os.name != "posix":
+        return  # os.kill(pid, 0) ends the process on Windows
+    root = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(_HOME_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_HOME_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's
+    return True
 
 
 def _close_the_open_cloud() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from lambdalab_course import labsource
 from lambdalab_course.layout import lab_name
 from lambdalab_course.report import markdown
-from lambdalab_course.runner import run_checks
+from lambdalab_course.runner import NoSuchLab, run_checks
 
 DEFAULT_TIME_LIMIT_S = 300.0  # one learner's clone and grading, in grade-class
 
@@ -103,7 +103,11 @@ def cmd_labs_verify_mutants(root: Path, labs: list[str], jobs: int = 1) -> int:
 def cmd_grade(root: Path, lab: str | None, target: str, verbose: bool = False) -> int:
     """Grade and leave grade-report.json / grade-report.md in the course root; ``verbose`` adds the
     log lines of the functions that failed during each failed check."""
-    report = run_checks(root, lab, target, root / "grade-report")
+    try:
+        report = run_checks(root, lab, target, root / "grade-report")
+    except NoSuchLab as exc:
+        print(f"lambdalab: {exc}", file=sys.stderr)
+        return 2
     print(markdown(report, verbose))
     return 0 if report["earned"] == report["points"] else 1
 

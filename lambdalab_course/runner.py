@@ -26,6 +26,17 @@ _PYTEST_THEN_EXIT = (
 )
 
 
+class NoSuchLab(FileNotFoundError):
+    """No graded checks for the lab asked for; the message names the labs there are, in one line."""
+
+    def __init__(self, lab: str | None, tests: Path):
+        labs = sorted(p.stem.removeprefix("test_") for p in tests.glob("test_*.py"))
+        there = f"the labs are: {', '.join(labs)}" if labs else f"{tests} has no graded checks"
+        super().__init__(f"no lab named {lab!r}; {there}" if lab else f"no graded checks in {tests}")
+        self.lab = lab
+        self.labs = labs
+
+
 def grading_workers(cloud: str, check_files: int) -> int:
     """How many pytest-xdist workers grade: one per lab file, up to the cores (and four). A lab's
     checks share warm clouds, so they run in one process: split over workers, each would start
@@ -56,7 +67,7 @@ def run_checks(root: Path, lab: str | None, target: str, report: Path, quiet: bo
     if hidden:
         files += sorted((tests / HIDDEN_CHECKS).glob(f"test_{lab}*.py" if lab else "test_*.py"))
     if not files:
-        raise FileNotFoundError(f"no graded checks for {lab or 'any lab'} in {tests}")
+        raise NoSuchLab(lab, tests)
     env = {**os.environ, TARGET_VARIABLE: target}
     # Plugins grading never needs, each costing start-up or exit time: nbval (a second of imports:
     # nbformat -> jsonschema formats), anyio's (0.15 s), and the unraisable-exception collector (a

@@ -22,6 +22,7 @@ Quirks left as they are, for callers to know:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import urllib.request
@@ -31,7 +32,7 @@ from types import TracebackType
 from typing import Any
 
 from lambdalab.dataplane import patches
-from lambdalab.httpserver import stop_serving
+from lambdalab.httpserver import only_this_machine, stop_serving
 
 _FAKE_CREDENTIALS = {
     "aws_access_key_id": "testing",
@@ -200,7 +201,9 @@ class _Serialised:
 
 
 def _make_server(listeners: patches.Listeners) -> Any:
-    """A threaded werkzeug server around moto's dispatcher, on 127.0.0.1 only, request lines unlogged."""
+    """A threaded werkzeug server around moto's dispatcher, on 127.0.0.1 only, request lines unlogged,
+    answering this machine only (``lambdalab.httpserver.only_this_machine``: no other Host name, no
+    page from another origin, whatever CORS moto itself would allow)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import ThreadedWSGIServer
 
@@ -211,5 +214,13 @@ def _make_server(listeners: patches.Listeners) -> Any:
     class Server(ThreadedWSGIServer):
         request_queue_size = 128  # socketserver's 5 would refuse bursts from many pollers
 
-    app = _Serialised(DomainDispatcherApplication(create_backend_app), listeners)
+        def log(self, type: str, message: str, *args: Any) -> None:
+            """A request moto crashed on is answered 500, which its caller reports in one line; the
+            traceback goes to the debug log, not above that line on the learner's terminal."""
+            if type == "error":
+                logging.getLogger(__name__).debug(message, *args)
+            else:
+                super().log(type, message, *args)
+
+    app = only_this_machine(_Serialised(DomainDispatcherApplication(create_backend_app), listeners))
     return Server("127.0.0.1", 0, app, handler=QuietHandler)

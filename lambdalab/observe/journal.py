@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -62,6 +63,12 @@ class Journal:
         self._items: list[Invocation] = []
         self._calls: list[Call] = []
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[Invocation], None]] = []
+
+    def subscribe(self, listener: Callable[[Invocation], None]) -> None:
+        """Have ``listener`` told of every attempt recorded from now on (after it is recorded)."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def record_call(self, call: Call) -> None:
         with self._lock:
@@ -84,6 +91,9 @@ class Journal:
     def record(self, item: Invocation) -> None:
         with self._lock:
             self._items.append(item)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(item)
 
     def set_stop_reason(self, request_id: str, attempt: int, reason: str) -> None:
         """Say why no attempt follows the latest entry of ``request_id``'s ``attempt`` (e.g. ``RetriesExhausted``)."""

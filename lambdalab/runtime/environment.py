@@ -3,7 +3,9 @@
 Init runs on the first invoke (cold), limited to ``INIT_TIMEOUT_S``; when it runs out, Init is
 retried as part of the invoke, under the function timeout. Warm invokes reuse the process, so
 module globals survive. A crash, a timeout or going over the memory size resets the environment
-(``reset``); the timeout and the memory size are enforced on the real process by this parent.
+(``reset``); the timeout and the memory size are enforced on the real process by this parent, the
+memory size on every process the function started too (``memory.ProcessTree``), and nothing the
+function started outlives the environment (``lifetime``).
 
 An environment whose process died between invokes (killed from outside) is not ``alive``; invoking
 it anyway starts a new process, cold, as Lambda re-initialises a reset environment. Invoking one

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from lambdalab.runtime.memory import MEMORY_LIMIT_ENFORCED, resident_mb
+from lambdalab.runtime import lifetime
+from lambdalab.runtime.memory import MEMORY_LIMIT_ENFORCED, ProcessTree
 from lambdalab.runtime.output import Output
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -66,7 +67,8 @@ class Stopped:
 
 
 class FunctionProcess:
-    """A runtime process in a session of its own, talking on dedicated pipes."""
+    """A runtime process in a session of its own, talking on dedicated pipes. It carries the engine's
+    mark, and everything it starts is ended with it (``lifetime``)."""
 
     def __init__(self, command: list[str], args: list[str], env: dict[str, str], cwd: Path, output_limit: int):
         """Run ``command <request fd> <response fd> *args`` with fd 1 and 2 on one output pipe."""
@@ -74,12 +76,14 @@ class FunctionProcess:
         self._response, response_write = os.pipe()
         self._output, output_write = os.pipe()
         child_fds = (request_read, response_write, output_write)
+        self.mark = lifetime.new_mark()
         try:
-            self._popen = subprocess.Popen(
-                [*command, str(request_read), str(response_write), *args], env=env, cwd=cwd,
+            self._popen = lifetime.spawn(lambda: subprocess.Popen(
+                [*command, str(request_read), str(response_write), *args],
+                env={**env, lifetime.ENGINE_MARK: self.mark}, cwd=cwd,
                 stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write,
                 pass_fds=(request_read, response_write), start_new_session=True,
-            )
+            ))
         except BaseException:
             for fd in (*child_fds, self._request, self._response, self._output):
                 os.close(fd)
@@ -89,6 +93,8 @@ class FunctionProcess:
         for fd in (self._request, self._response, self._output):
             os.set_blocking(fd, False)
         self.pid = self._popen.pid
+        lifetime.started(self.pid, self.mark)
+        self.tree = ProcessTree(self.pid)
         self.output = Output(output_limit)
         self.peak_memory_mb = 0
         self._buffer: bytes | bytearray = b""
@@ -267,7 +273,7 @@ class FunctionProcess:
         return self._stop(GARBLED, signal.SIGKILL, detail=repr(sample))
 
     def _over_memory(self, limit_mb: int) -> bool:
-        memory = resident_mb(self.pid)
+        memory = self.tree.resident_mb()
         if memory is None:
             return False
         self.peak_memory_mb = max(self.peak_memory_mb, memory[1])
@@ -293,9 +299,11 @@ class FunctionProcess:
         return Stopped(cause, returncode, self.peak_memory_mb, detail)
 
     def stop(self, sig: int | None = signal.SIGTERM, grace: float = 0.0) -> int:
-        """End the process and all it started: ``sig`` to its session, SIGKILL after ``grace`` seconds."""
+        """End the process and all it started: ``sig`` to its session, SIGKILL after ``grace`` seconds;
+        then what it started outside its session, if it started anything."""
         with self._stopping:
             if self._popen.returncode is None:
+                started_any = self.tree.started_any()
                 if sig is not None:
                     self._signal_session(sig)
                 if not self._exits_within(grace):
@@ -303,6 +311,9 @@ class FunctionProcess:
                     self._exits_within(None)
                 self._signal_session(signal.SIGKILL)  # what it started, while its pid is still reserved
                 self._popen.wait()
+                if started_any:
+                    lifetime.end_family(self.pid, self.mark, self.tree)
+                lifetime.ended(self.pid)
             if not self._closed:
                 self.drain_output()
             return self._popen.returncode

@@ -33,6 +33,7 @@ from lambdalab.errors import (
 )
 from lambdalab.observe.journal import Invocation, Journal, Outcome
 from lambdalab.observe.logstore import LogEvent, LogStore
+from lambdalab.runtime import lifetime
 from lambdalab.runtime.environment import ExecutionEnvironment, InvocationResult
 from lambdalab.service.callfaults import CallFaults
 from lambdalab.service.concurrency import Concurrency
@@ -381,6 +382,7 @@ class LambdaService:
                 idle.clear()
         for env in envs:
             env.shutdown()
+        lifetime.sweep_engine()  # whatever an ended environment started that its session did not hold
 
 
 def _registered(value: T | None, needed_by: str) -> T:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from lambdalab.errors import ConfigurationError, NotSupportedLocally, ResourceNotFoundException
+from lambdalab.observe.metrics import LambdaMetrics
 
 if TYPE_CHECKING:
     from lambdalab.clock import Clock
@@ -40,12 +41,19 @@ class Poller(Protocol):
 @dataclass(frozen=True)
 class SourceContext:
     """What an event source may use: the engine's clock, the Lambda service it invokes and registers
-    with, the data plane it reads and writes, and the template's model (deployed)."""
+    with, the data plane it reads and writes, the template's model (deployed), and the Lambda metrics
+    it reports to (record ages, async events)."""
 
     clock: Clock
     service: LambdaService
     dataplane: DataPlane
     model: CloudModel
+    metrics: LambdaMetrics = field(default_factory=lambda: LambdaMetrics(_no_publish))
+
+
+def _no_publish(datums: list[dict[str, Any]], wait: bool) -> bool:
+    """Where the metrics of sources attached without a cloud go: nowhere."""
+    return True
 
 
 def mapping_parts(context: SourceContext, lid: str, props: dict[str, Any], source_type: str,

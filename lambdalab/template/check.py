@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +35,14 @@ from lambdalab.observe.logstore import LogStore
 from lambdalab.service.concurrency import Concurrency
 from lambdalab.service.invoke import LambdaService, RequestIds
 from lambdalab.sources.base import SourceContext, Sources
-from lambdalab.template.load import load_template
+from lambdalab.template.load import load_template, missing, utf8_problem
 from lambdalab.template.policies import missing_policies
 from lambdalab.template.refusals import TemplateRefused
 
 # Rules cfn-lint skips on SAM templates because the transform's output trips them (parameters the
 # transform consumed, actions in SAM's own policy templates, generated Fn::Sub and CodeUri values).
 SKIPPED_AFTER_TRANSFORM = {"W2001", "W3037", "W3002", "W1020", "W1101"}
+TRANSFORMED = " (after the SAM transform)"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Finding:
     severity: str
     where: str  # "template.yaml:12"
     message: str
+    place: str = field(default="", compare=False)  # "Stream.ShardCount": the property it is about, if known
 
     @property
     def is_error(self) -> bool:
@@ -79,7 +81,19 @@ def _match(m: Any, where: str) -> tuple[tuple[str, ...], Finding]:
     path = tuple(str(p) for p in getattr(m, "path", None) or [])
     prefix = "/".join(path) + ": " if path else ""
     severity = "error" if m.rule.id.startswith("E") else "warning"
-    return (m.rule.id, *path, m.message), Finding(severity, where, f"{m.rule.id} {prefix}{m.message}")
+    return (m.rule.id, *path, m.message), Finding(severity, where, f"{m.rule.id} {prefix}{m.message}", _place(m))
+
+
+def _place(m: Any) -> str:
+    """``Resources/Stream/Properties/Tags/0/Key`` as the engine names it: ``Stream.Tags[0].Key``;
+    ``Resources/Stream`` is ``Stream``."""
+    parts = list(getattr(m, "path", None) or [])
+    if len(parts) < 2 or parts[0] != "Resources":
+        return ""
+    text = str(parts[1])
+    for part in parts[3:] if parts[2:3] == ["Properties"] else parts[2:]:  # DependsOn, Type: named as they are
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
 
 
 def _lint(path: Path, transformed: dict[str, Any] | None, lines: dict[str, int]) -> list[Finding]:
@@ -94,7 +108,7 @@ def _lint(path: Path, transformed: dict[str, Any] | None, lines: dict[str, int])
                 path_parts = getattr(m, "path", None) or []
                 line = _line_of(str(path_parts[1]), lines) if len(path_parts) > 1 else None
                 where = f"{path.name}:{line}" if line else path.name
-                key, finding = _match(m, f"{where} (after the SAM transform)")
+                key, finding = _match(m, f"{where}{TRANSFORMED}")
                 seen.setdefault(key, finding)
     return list(seen.values())
 
@@ -105,8 +119,8 @@ def _engine(path: Path, already_failed: bool, parameter_overrides: dict[str, Any
     try:
         _build_engine(path, parameter_overrides)
     except TemplateRefused as exc:
-        return [Finding("error", f"{path.name}:{r.line}" if r.line else path.name, str(replace(r, line=None)))
-                for r in exc.refusals]
+        return [Finding("error", f"{path.name}:{r.line}" if r.line else path.name, str(replace(r, line=None)),
+                        ".".join(p for p in (r.logical_id, r.property) if p)) for r in exc.refusals]
     except ConfigurationError as exc:
         return [Finding("error", path.name, str(exc))]
     except Exception as exc:  # a template cfn-lint already rejected may break the engine in any way
@@ -129,6 +143,8 @@ def _build_engine(path: Path, parameter_overrides: dict[str, Any] | None) -> Non
         sources = Sources()
         try:
             sources.attach_all(SourceContext(clock=clock, service=service, dataplane=dataplane, model=model))
+        except ConfigurationError as exc:
+            raise model.located(exc) from None
         finally:
             sources.close()
             service.shutdown()
@@ -144,6 +160,11 @@ def _no_environment(fn: FunctionConfig, log_stream: str) -> dict[str, str]:
 def check_template(path: Path, parameter_overrides: dict[str, Any] | None = None) -> list[Finding]:
     """Every finding for ``path``: cfn-lint (both passes), the missing-policy rule, the engine's rules
     (with ``parameter_overrides`` for parameters without a default)."""
+    if not path.is_file():  # nothing to lint: one finding says why
+        return [Finding("error", path.name, missing(path.resolve()))]
+    problem = utf8_problem(path.read_bytes())
+    if problem is not None:  # cfn-lint cannot read it either: this one finding says why
+        return [Finding("error", f"{path.name}:{problem[0]}", problem[1])]
     try:
         loaded = load_template(path)
     except ConfigurationError:
@@ -155,5 +176,21 @@ def check_template(path: Path, parameter_overrides: dict[str, Any] | None = None
         for logical_id, message in missing_policies(loaded.sam):
             line = lines.get(logical_id)
             findings.append(Finding("error", f"{path.name}:{line}" if line else path.name, message))
-    findings += _engine(path, any(f.is_error for f in findings), parameter_overrides)
-    return findings
+    engine = _engine(path, any(f.is_error for f in findings), parameter_overrides)
+    return [f for f in findings if not any(_same_mistake(f, e) for e in engine)] + engine
+
+
+def _same_mistake(lint: Finding, engine: Finding) -> bool:
+    """A cfn-lint error about the property the engine refuses, about what contains it (the resource's
+    Properties as a whole: a required property missing, properties that must agree), or about a
+    value inside it on the same line (or found after the transform): the engine's refusal says it
+    once, in the words ``LocalCloud.start`` uses."""
+    if not (lint.is_error and lint.place and engine.place):
+        return False
+    if _within(engine.place, lint.place):
+        return True
+    return _within(lint.place, engine.place) and (lint.where == engine.where or lint.where.endswith(TRANSFORMED))
+
+
+def _within(place: str, outer: str) -> bool:
+    return place == outer or place.startswith((f"{outer}.", f"{outer}["))

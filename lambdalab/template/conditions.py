@@ -40,6 +40,8 @@ class Conditions:
         self._evaluating.append(name)
         try:
             result = self._truth(self._declared[name], name)
+        except (ValueError, TypeError, IndexError, KeyError) as exc:  # e.g. Fn::Select past its list
+            raise ConfigurationError(f"cannot be evaluated: {type(exc).__name__}: {exc}", "Conditions", name) from None
         finally:
             self._evaluating.pop()
         self._values[name] = result
@@ -88,13 +90,14 @@ class Conditions:
 
     # -- pruning --------------------------------------------------------------------------------
     def prune(self, value: Any, where: str) -> Any:
-        """``value`` with every ``Fn::If`` decided and ``AWS::NoValue`` taken out."""
-        out = self._prune(value, where)
+        """``value`` (resource ``where``) with every ``Fn::If`` decided and ``AWS::NoValue`` taken out."""
+        out = self._prune(value, where, "")
         return {} if out is _DROPPED else out
 
-    def _prune(self, value: Any, where: str) -> Any:
+    def _prune(self, value: Any, where: str, path: str) -> Any:
+        """``path``: where ``value`` is in the resource, named as a refusal names a property."""
         if isinstance(value, list):
-            items = [self._prune(v, where) for v in value]
+            items = [self._prune(v, where, f"{path}[{i}]") for i, v in enumerate(value)]
             return [v for v in items if v is not _DROPPED]
         if not isinstance(value, dict):
             return value
@@ -103,9 +106,13 @@ class Conditions:
         if len(value) == 1 and "Fn::If" in value:
             arg = value["Fn::If"]
             if not (isinstance(arg, list) and len(arg) == 3):
-                raise ConfigurationError("Fn::If takes [condition, value if true, value if false]", where)
-            return self._prune(arg[1] if self.value(arg[0], where) else arg[2], where)
-        pruned = {k: self._prune(v, where) for k, v in value.items()}
+                raise ConfigurationError("Fn::If takes [condition, value if true, value if false]", where, path or None)
+            try:
+                chosen = arg[1] if self.value(arg[0], where) else arg[2]
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"Fn::If {str(exc).split(': ', 1)[-1]}", where, path or None) from None
+            return self._prune(chosen, where, path)
+        pruned = {k: self._prune(v, where, _inside(path, str(k))) for k, v in value.items()}
         return {k: v for k, v in pruned.items() if v is not _DROPPED}
 
     def applied(self, template: dict[str, Any]) -> dict[str, Any]:
@@ -123,9 +130,10 @@ class Conditions:
                 out[section] = kept
         for item in (out.get("Resources") or {}).values():
             depends = item.get("DependsOn") if isinstance(item, dict) else None
-            if isinstance(depends, (str, list)):  # a dependency left out is no dependency
-                kept_deps = [d for d in ([depends] if isinstance(depends, str) else depends) if d in out["Resources"]]
-                item["DependsOn"] = kept_deps
+            if isinstance(depends, (str, list)):  # a dependency left out is no dependency; an unknown one is refused
+                dropped = set(template.get("Resources") or {}) - set(out["Resources"])
+                item["DependsOn"] = [d for d in ([depends] if isinstance(depends, str) else depends)
+                                     if not isinstance(d, str) or d not in dropped]
         return out
 
 
@@ -134,3 +142,10 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)
+
+
+def _inside(path: str, key: str) -> str:
+    """A property's path as refusals name it: ``Properties`` itself is left out."""
+    if not path and key == "Properties":
+        return ""
+    return f"{path}.{key}" if path else key

@@ -6,6 +6,7 @@ Only what environment variables, policies and resource properties need: ``Ref``,
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,14 @@ PSEUDO = {
     "AWS::StackName": STACK_NAME,
     "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/local",
     "AWS::URLSuffix": "amazonaws.com",
+}
+# The argument each function takes, for refusals of arguments of another shape.
+SHAPES = {
+    "Fn::GetAtt": "[logical id, attribute] or \"LogicalId.Attribute\"",
+    "Fn::Sub": "a text, or [text, {variable: value}]",
+    "Fn::Join": "[delimiter, [values]]",
+    "Fn::Select": "[index, [values]]",
+    "Fn::Split": "[delimiter, text]",
 }
 _SUB_VAR = re.compile(r"\$\{([^}!]+)\}")
 
@@ -58,26 +67,35 @@ class Resolver:
         self._lookup = lookup
         self._parameters = parameters
 
-    def resolve(self, value: Any, where: tuple[str, str]) -> Any:
+    def resolve(self, value: Any, where: tuple[str, str], path: bool = True) -> Any:
+        """``value`` with its intrinsics evaluated; ``where`` is (logical id, the path to ``value``),
+        the path ``Properties`` at the top, so that a refusal names the property it is in (inside a
+        function's arguments, ``path`` False, it stays the function's property)."""
         if isinstance(value, list):
-            items = [self.resolve(v, where) for v in value]
+            items = [self.resolve(v, (where[0], f"{where[1]}[{i}]") if path else where, path)
+                     for i, v in enumerate(value)]
             return [v for v in items if v is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             (key, arg), = value.items()
-            if key == "Ref":
-                return self._ref(arg, where)
-            if key.startswith("Fn::") or key == "Condition":
+            if key == "Ref" or key.startswith("Fn::") or key == "Condition":
                 try:
-                    return self._function(key, arg, where)
+                    return self._ref(arg, where) if key == "Ref" else self._function(key, arg, where)
                 except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
                     raise ConfigurationError(f"{key} cannot be evaluated: {type(exc).__name__}: {exc}",
                                              *where) from None
-        out = {k: self.resolve(v, where) for k, v in value.items()}
+                except ConfigurationError as exc:
+                    if exc.logical_id == where[0] and exc.property:
+                        raise
+                    call = ".".join(map(str, arg)) if key == "Fn::GetAtt" and isinstance(arg, list) else _shown(arg)
+                    raise ConfigurationError(f"{key} {call}: {exc}", *where) from None
+        out = {k: self.resolve(v, (where[0], _at(where[1], str(k))) if path else where, path) for k, v in value.items()}
         return {k: v for k, v in out.items() if v is not NO_VALUE}
 
-    def _ref(self, name: str, where: tuple[str, str]) -> Any:
+    def _ref(self, name: Any, where: tuple[str, str]) -> Any:
+        if not isinstance(name, str):
+            raise ConfigurationError(f"Ref takes a logical id or parameter name, got {_shown(name)}", *where)
         if name == "AWS::NoValue":
             return NO_VALUE
         if name in PSEUDO:
@@ -87,22 +105,38 @@ class Resolver:
         return self._lookup(name, "Ref")
 
     def _function(self, key: str, arg: Any, where: tuple[str, str]) -> Any:
+        """One intrinsic function; arguments of the wrong shape are refused with the form it takes."""
+        shape = SHAPES.get(key)
+        pair = isinstance(arg, list) and len(arg) == 2
         if key == "Fn::GetAtt":
-            logical_id, attr = arg if isinstance(arg, list) else str(arg).split(".", 1)
-            return self._lookup(logical_id, attr)
+            parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
+            if len(parts) != 2 or not all(isinstance(p, str) for p in parts):
+                raise ConfigurationError(f"{key} takes {shape}, got {_shown(arg)}", *where)
+            return self._lookup(parts[0], parts[1])
         if key == "Fn::Sub":
-            text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
-            resolved = {k: self.resolve(v, where) for k, v in variables.items()}
+            text, variables = (arg[0], arg[1]) if pair else (arg, {})
+            if not isinstance(text, str) or not isinstance(variables, dict):
+                raise ConfigurationError(f"{key} takes {shape}, got {_shown(arg)}", *where)
+            resolved = {k: self.resolve(v, where, False) for k, v in variables.items()}
             return _SUB_VAR.sub(lambda m: str(self._sub_var(m.group(1), resolved, where)), text)
-        if key == "Fn::Join":
-            sep, items = arg
-            return sep.join(str(i) for i in self.resolve(items, where))
-        if key == "Fn::Select":
-            index, items = arg
-            return self.resolve(items, where)[int(self.resolve(index, where))]
-        if key == "Fn::Split":
-            sep, text = arg
-            return str(self.resolve(text, where)).split(sep)
+        if key in ("Fn::Join", "Fn::Select", "Fn::Split"):
+            if not pair:
+                raise ConfigurationError(f"{key} takes {shape}, got {_shown(arg)}", *where)
+            first, second = arg[0], self.resolve(arg[1], where, False)
+            if key == "Fn::Split":
+                if not isinstance(first, str) or isinstance(second, (dict, list)):
+                    raise ConfigurationError(f"{key} takes {shape}, got {_shown(arg)}", *where)
+                return str(second).split(first)
+            if not isinstance(second, list) or any(isinstance(v, (dict, list)) for v in second):
+                raise ConfigurationError(f"{key} takes {shape}; its list is {_shown(second)}", *where)
+            if key == "Fn::Join":
+                if not isinstance(first, str):
+                    raise ConfigurationError(f"{key} takes {shape}, got {_shown(arg)}", *where)
+                return first.join(str(v) for v in second)
+            index = int(self.resolve(first, where, False))
+            if not 0 <= index < len(second):
+                raise ConfigurationError(f"{key} index {index} is outside its list of {len(second)}", *where)
+            return second[index]
         raise ConfigurationError(f"{key} is not supported locally", *where)
 
     def _sub_var(self, name: str, variables: dict[str, Any], where: tuple[str, str]) -> Any:
@@ -112,3 +146,13 @@ class Resolver:
             logical_id, attr = name.split(".", 1)
             return self._lookup(logical_id, attr)
         return self._ref(name, where)
+
+
+def _at(path: str, key: str) -> str:
+    """The path of ``key`` inside ``path``; a resource's top-level properties are named alone."""
+    return key if path == "Properties" else f"{path}.{key}"
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."

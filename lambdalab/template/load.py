@@ -11,6 +11,7 @@ import copy
 import datetime
 import hashlib
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -20,6 +21,7 @@ from typing import Any
 from lambdalab.config import REGION
 from lambdalab.environ import environ
 from lambdalab.errors import ConfigurationError
+from lambdalab.template.refusals import Refused, TemplateRefused, located
 
 CODE_BUCKET = "lambdalab-local-code"
 FUNCTION_TYPE = "AWS::Serverless::Function"
@@ -50,6 +52,30 @@ class LoadedTemplate:
 
 def _cache_dir(path: Path) -> Path:
     return path.parent / ".lambdalab" / "cache"
+
+
+def missing(path: Path) -> str:
+    """Why ``path``, which is not a file, cannot be read as a template."""
+    return f"{path} is a folder, not a template file" if path.is_dir() else f"template file not found: {path}"
+
+
+def utf8_problem(raw: bytes) -> tuple[int, str] | None:
+    """(line, what) when ``raw`` is not UTF-8, which CloudFormation reads templates as; else None."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return line, (f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} cannot be read; "
+                      "save the file as UTF-8")
+    return None
+
+
+def check_utf8(path: Path, raw: bytes) -> None:
+    """Refuse a template that is not UTF-8 naming the file, the line and the byte's offset (cfn-lint
+    only says it cannot read the file)."""
+    problem = utf8_problem(raw)
+    if problem is not None:
+        raise ConfigurationError(f"{path.name}:{problem[0]}: {problem[1]}")
 
 
 def _decode(path: Path) -> dict[str, Any]:
@@ -161,10 +187,32 @@ def _transform(sam: dict[str, Any]) -> dict[str, Any]:
         with environ(TRANSLATOR_ENVIRONMENT):
             return dict(transform(copy.deepcopy(sam), {}, _NoManagedPolicies()))
     except InvalidDocumentException as exc:
-        causes = "; ".join(str(c) for c in getattr(exc, "causes", []) or [exc])
-        raise ConfigurationError(f"SAM transform failed: {causes}") from None
+        raise Refused([_sam_refusal(getattr(c, "message", str(c))) for c in exc.causes or [exc]]) from None
     finally:
         _drop_translator_metrics()
+
+
+_SAM_RESOURCE = re.compile(r"^Resource with id \[(\w+)\] is invalid\. (.*)$", re.DOTALL)
+_SAM_EVENT = re.compile(r"^Event with id \[(\w+)\] is invalid\. (.*)$", re.DOTALL)
+_SAM_PROPERTY = re.compile(r"[Pp]roperty '?([\w.]*\w)'?(?: not defined| should| is invalid| is required|\.|$)")
+
+
+def _sam_refusal(message: str) -> ConfigurationError:
+    """A cause the SAM transform gives ("Resource with id [Fn] is invalid. property Timout not defined
+    ...") as a refusal naming the resource and, where the words name one, the property."""
+    message = " ".join(message.split())
+    resource = _SAM_RESOURCE.match(message)
+    if resource is None:
+        return ConfigurationError(f"the SAM transform refused the template: {message}")
+    logical_id, why = resource.groups()
+    event = _SAM_EVENT.match(why)
+    if event is not None:
+        name, why = event.groups()
+    prop = _SAM_PROPERTY.search(why)
+    named = prop.group(1) if prop else None
+    if event is not None:
+        named = f"Events.{name}" + (f".Properties.{named}" if named else "")
+    return ConfigurationError(f"the SAM transform refused it: {why}", logical_id, named)
 
 
 def _drop_translator_metrics() -> None:
@@ -179,8 +227,9 @@ def load_template(path: str | Path) -> LoadedTemplate:
     """Read and transform ``path``; raises ConfigurationError for anything malformed."""
     path = Path(path).resolve()
     if not path.is_file():
-        raise ConfigurationError(f"template file not found: {path}")
+        raise ConfigurationError(missing(path))
     raw = path.read_bytes()
+    check_utf8(path, raw)
     key = hashlib.sha256(raw + version("aws-sam-translator").encode() + CACHE_FORMAT.encode()).hexdigest()[:32]
     cached = _cache_dir(path) / f"{key}.json"
     if cached.is_file():
@@ -190,14 +239,19 @@ def load_template(path: str | Path) -> LoadedTemplate:
     sam = _decode(path)
     if not isinstance(sam.get("Resources"), dict) or not sam["Resources"]:
         raise ConfigurationError(f"{path.name} has no Resources")
-    for logical_id, res in sam["Resources"].items():
-        if not isinstance(res, dict) or not isinstance(res.get("Type"), str):
-            raise ConfigurationError("every resource needs a Type", logical_id, "Type")
+    untyped = [ConfigurationError("every resource needs a Type", logical_id, "Type")
+               for logical_id, res in sam["Resources"].items()
+               if not isinstance(res, dict) or not isinstance(res.get("Type"), str)]
+    if untyped:
+        raise TemplateRefused(located(sam, path, untyped), path.name)
     original = copy.deepcopy(sam)
     code = _sam_code_uris(sam)
     transforms = sam.get("Transform")
     is_sam = transforms == SAM_TRANSFORM or (isinstance(transforms, list) and SAM_TRANSFORM in transforms)
-    cfn = _transform(sam) if is_sam else sam
+    try:
+        cfn = _transform(sam) if is_sam else sam
+    except ConfigurationError as exc:
+        raise TemplateRefused(located(original, path, [exc]), path.name) from None
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps({"sam": original, "cfn": cfn, "code_uris": code.uris, "inline_code": code.inline,

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,8 @@ from lambdalab.template.layers import LAYER_VERSION, layer_arn, layer_paths
 from lambdalab.template.load import LoadedTemplate
 from lambdalab.template.openapi import SAM_API_TYPES, operations, sam_api_refusals
 from lambdalab.template.parameters import parameter_values
-from lambdalab.template.refusals import Refused, TemplateRefused, as_written, located
+from lambdalab.template.refusals import Refused, TemplateRefused, as_written, flatten, located
+from lambdalab.template.schema import schema_refusals
 from lambdalab.validation import integer
 
 FUNCTION_PROPERTIES = frozenset({
@@ -122,7 +123,7 @@ class CloudModel:
         if values is None:
             raise ConfigurationError(f"{logical_id} is referenced before it exists (a cycle?)")
         if attr not in values or values[attr] is None:
-            raise ConfigurationError(f"Fn::GetAtt {attr} is not available locally", logical_id, attr)
+            raise ConfigurationError(_no_attribute(logical_id, attr, [k for k, v in values.items() if v is not None]))
         return values[attr]
 
     def deployed(self, resource_type: str) -> dict[str, dict[str, Any]]:
@@ -151,17 +152,25 @@ class CloudModel:
                 raise ConfigurationError("circular reference between resources", lid)
             state[lid] = 1
             res = self.resources[lid]
-            deps = references(res.get("Properties", {}))
+            in_properties = references(res.get("Properties", {}))
             depends_on = res.get("DependsOn", [])
-            deps |= set([depends_on] if isinstance(depends_on, str) else depends_on)
-            for dep in sorted(deps):
+            depends_on = [depends_on] if isinstance(depends_on, str) else depends_on
+            if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
+                wrong = ConfigurationError("DependsOn must be a logical id or a list of them", lid, "DependsOn")
+                if refusals is None:
+                    raise wrong
+                refusals.append(wrong)
+                depends_on = []
+            for dep in sorted(in_properties | set(depends_on)):
                 if dep in self.resources:
                     visit(dep)
                 elif dep not in self.parameters:
-                    unknown = ConfigurationError(f"refers to unknown resource or parameter {dep!r}", lid)
+                    unknown = ConfigurationError(f"refers to unknown resource or parameter {dep!r}", lid,
+                                                 "DependsOn" if dep in depends_on else None)
                     if refusals is None:
                         raise unknown
-                    refusals.append(unknown)
+                    if dep in depends_on:  # in Properties, the dry deployment names the property
+                        refusals.append(unknown)
             state[lid] = 2
             done.append(lid)
 
@@ -181,9 +190,10 @@ class CloudModel:
             try:
                 step()
             except ConfigurationError as exc:
+                placed = exc if exc.logical_id or lid is None else ConfigurationError(str(exc), lid)
                 if refusals is None:
-                    raise
-                refusals.append(exc if exc.logical_id or lid is None else ConfigurationError(str(exc), lid))
+                    raise self.located(placed) from None
+                refusals.append(placed)
 
         for lid in self.order(refusals):
             attempt(lid, lambda lid=lid: self._deploy_one(lid, resolver, clients, invoke_configs))  # type: ignore[misc]
@@ -196,11 +206,30 @@ class CloudModel:
 
     def _deploy_one(self, lid: str, resolver: Resolver, clients: ClientFactory | None,
                     invoke_configs: dict[str, EventInvokeConfig]) -> None:
+        """Check ``lid``'s resolved values against its type's schema, then deploy it: a value of the
+        wrong type, a missing required property or a value outside its enum is refused here, with
+        the engine's own refusals of the same resource, before anything is created."""
         res = self.resources[lid]
         kind = res["Type"]
         props = resolver.resolve(res.get("Properties", {}), (lid, "Properties"))
         if not isinstance(props, dict):
             raise ConfigurationError("Properties must be a mapping", lid, "Properties")
+        wrong = schema_refusals(lid, kind, props)
+        if not wrong:
+            self._deploy_checked(lid, kind, props, clients, invoke_configs)
+            return
+        found: list[ConfigurationError] = list(wrong)
+        bad = {re.split(r"[.\[]", str(e.property))[0] for e in wrong}
+        try:  # the engine's own refusals of the other properties; nothing is created
+            self._deploy_checked(lid, kind, {k: v for k, v in props.items() if k not in bad}, None, {})
+        except ConfigurationError as exc:
+            found += [e for e in flatten(exc) if e.property not in bad]
+        except Exception:  # noqa: BLE001  # values the schema refused may break them: its refusals say why
+            pass
+        raise Refused(found)
+
+    def _deploy_checked(self, lid: str, kind: str, props: dict[str, Any], clients: ClientFactory | None,
+                        invoke_configs: dict[str, EventInvokeConfig]) -> None:
         if kind in API_TYPES or kind in API_PARTS:
             unknown = sorted(set(props) - API_PROPERTIES - set(STAGE_NOT_EMULATED))
             if unknown:
@@ -211,11 +240,12 @@ class CloudModel:
             if kind == "AWS::S3::Bucket" and "NotificationConfiguration" in props:
                 self.bucket_notifications[lid] = props.pop("NotificationConfiguration")
             resource: ResourceType = DATA_PLANE_TYPES[kind](lid, props)
-            unsupported = resource.unsupported()
-            if unsupported:
-                raise Refused(unsupported)
+            refused = resource.refusals()
+            if refused:
+                raise Refused(refused)
             self.not_emulated += [(lid, name, what) for name, what in resource.accepted_not_emulated()]
-            self.attrs[lid] = resource.provision(clients) if clients is not None else Placeholder(lid)
+            self.attrs[lid] = (resource.provision(clients) if clients is not None
+                               else Placeholder(lid, resource.attribute_names()))
         elif kind in NOT_ENFORCED_TYPES:
             self.attrs[lid] = NOT_ENFORCED_TYPES[kind](lid, props)
         elif kind in NOT_EMULATED_TYPES:
@@ -275,6 +305,13 @@ class CloudModel:
         unlocated = {lid for lid, _, _ in self.template.refusals}  # their code is nowhere to look for a handler
         dry_found = [e for e in dry_found if not (e.logical_id in unlocated and e.property in ("Handler", "Code"))]
         return found + dry_found
+
+    def located(self, exc: ConfigurationError) -> ConfigurationError:
+        """``exc`` named as the template is written, with its line: a TemplateRefused (a refusal
+        found after the dry run, by the data plane or an event source)."""
+        if isinstance(exc, TemplateRefused):
+            return exc
+        return TemplateRefused(located(self.template.sam, self.template.path, [exc]), self.template.path.name)
 
     def _in_generated_body(self, exc: ConfigurationError) -> bool:
         written = self.template.sam.get("Resources", {}).get(exc.logical_id or "")
@@ -407,7 +444,7 @@ def _api_id(lid: str) -> str:
 
 def _env_value(lid: str, key: str, value: Any) -> str:
     if isinstance(value, (dict, list)):
-        raise ConfigurationError("environment values must resolve to strings", lid, f"Environment.{key}")
+        raise ConfigurationError("environment values must resolve to strings", lid, f"Environment.Variables.{key}")
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -453,8 +490,11 @@ def build_model(template: LoadedTemplate, code_path: Callable[[str], str] | None
         else (base / (code_path(uri) if code_path else uri)).resolve()
         for lid, uri in template.code_uris.items()
     }
-    params = parameter_values(template.cfn.get("Parameters"), parameter_overrides)
-    cfn = Conditions(template.cfn.get("Conditions"), params).applied(template.cfn)
+    try:
+        params = parameter_values(template.cfn.get("Parameters"), parameter_overrides)
+        cfn = Conditions(template.cfn.get("Conditions"), params).applied(template.cfn)
+    except ConfigurationError as exc:
+        raise TemplateRefused(located(template.sam, template.path, [exc]), template.path.name) from None
     layer_dirs = {lid: (base / uri).resolve() for lid, uri in template.layer_uris.items()}
     model = CloudModel(template, code_dirs, cfn["Resources"], params, layer_dirs=layer_dirs)
     refused = model.refusals()
@@ -464,15 +504,24 @@ def build_model(template: LoadedTemplate, code_path: Callable[[str], str] | None
 
 
 class Placeholder(dict[str, Any]):
-    """A resource's physical values during a dry deployment: any attribute, as a placeholder text."""
+    """A resource's physical values during a dry deployment, as placeholder texts: ``Ref`` and the
+    ``attributes`` it will have (any attribute when they are not known)."""
 
-    def __init__(self, logical_id: str):
+    def __init__(self, logical_id: str, attributes: frozenset[str] | None = None):
         super().__init__()
         self.logical_id = logical_id
+        self.attributes = attributes
 
     def value(self, attr: str) -> str:
         """Shaped like an ARN, so that Fn::Split and Fn::Select of its parts still work."""
+        if self.attributes is not None and attr != "Ref" and attr not in self.attributes:
+            raise ConfigurationError(_no_attribute(self.logical_id, attr, self.attributes))
         return f"arn:aws:placeholder:{REGION}:{ACCOUNT_ID}:{self.logical_id}/{attr}/placeholder/0"
+
+
+def _no_attribute(logical_id: str, attr: str, attributes: Iterable[str]) -> str:
+    names = ", ".join(sorted(set(attributes) - {"Ref"})) or "none"
+    return f"{logical_id} has no attribute {attr} locally (Fn::GetAtt can read: {names})"
 
 
 def _tracing_on(value: Any) -> bool:

@@ -10,6 +10,7 @@ YAML as written (the positions cfn-lint's decoder reports).
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,14 +155,19 @@ def line_of(path: Path, logical_id: str | None, prop: str | None) -> int | None:
                 node, line = inner, inner_line
     rest = prop or ""
     while node is not None and rest:
+        index = re.match(r"\[(\d+)\]\.?", rest)
+        if isinstance(node, yaml.SequenceNode) and index and int(index.group(1)) < len(node.value):
+            node = node.value[int(index.group(1))]  # an item of a list: ``KeySchema[0].KeyType``
+            line, rest = node.start_mark.line + 1, rest[index.end():]
+            continue
         if not isinstance(node, yaml.MappingNode):
             break
         keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-        key = max((k for k in keys if rest == k or rest.startswith(f"{k}.")), key=len, default=None)
+        key = max((k for k in keys if rest == k or rest.startswith((f"{k}.", f"{k}["))), key=len, default=None)
         if key is None:
             break
         node, line = _child(node, key)
-        rest = rest[len(key) + 1:]
+        rest = rest[len(key):].removeprefix(".")
     return line
 
 

@@ -35,14 +35,17 @@ def test_a_crash_mid_batch_returns_the_whole_batch_even_though_it_was_processed(
     assert queue_depth(cloud, "Jobs") == 0
 
 
-def test_a_scripted_throttle_returns_the_batch_after_the_visibility_timeout(make_cloud):
-    """[SQS-E]: a throttled batch is not processed; its messages reappear after the visibility timeout."""
+def test_a_scripted_throttle_is_retried_with_backoff_while_the_batch_stays_in_flight(make_cloud):
+    """[SQS-T]: a throttled batch is not returned to the queue: Lambda keeps it in flight and retries the
+    invoke after 1 s, then 2 s (the engine's delays); the message is processed on its first receive."""
     cloud = make_cloud(*queue_app(visibility=45))
     cloud.faults.throttle("Worker", times=2)
     send(cloud, {"id": "t"})
     cloud.run_until_idle()
     runs = cloud.journal.invocations("Worker")
     assert [i.outcome for i in runs] == ["Throttled", "Throttled", "Success"]
-    assert [round(i.start - runs[0].start) for i in runs] == [0, 45, 90]
-    assert cloud.event_source_mapping("Worker").stats.throttled_batches == 2
-    assert [s["count"] for s in seen(cloud)] == [3] and dead_letters(cloud) == []
+    assert [round(i.start - runs[0].start) for i in runs] == [0, 1, 3]
+    stats = cloud.event_source_mapping("Worker").stats
+    assert (stats.throttled_batches, stats.throttle_retries, stats.returned, stats.deleted) == (2, 2, 0, 1)
+    assert [s["count"] for s in seen(cloud)] == [1] and dead_letters(cloud) == []
+    assert cloud.now() < runs[0].start + 45, "once invoked, nothing waits for the batch's visibility timeout"

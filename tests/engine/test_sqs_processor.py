@@ -26,11 +26,23 @@ def test_success_deletes_the_whole_batch():
     assert processor.decide(IDS) == processor.BatchDecision(tuple(IDS), (), Cause.SUCCESS)
 
 
-@pytest.mark.parametrize("kwargs", [{"function_error": True}, {"throttled": True}])
-def test_an_error_or_a_throttle_returns_every_message(kwargs):
-    """[SQS-a],[SQS-E]: an error or a throttle returns all messages, processed or not."""
-    decision = processor.decide(IDS, report_batch_item_failures=True, **kwargs)
+def test_an_error_returns_every_message():
+    """[SQS-a],[SQS-E]: an error returns all messages, processed or not."""
+    decision = processor.decide(IDS, report_batch_item_failures=True, function_error=True)
     assert decision.delete == () and decision.retry == tuple(IDS)
+
+
+def test_a_throttle_neither_deletes_nor_returns_a_message():
+    """[SQS-T]: a throttled batch stays in flight for another invoke: nothing is deleted or returned."""
+    assert processor.decide(IDS, throttled=True) == processor.BatchDecision((), (), Cause.THROTTLED)
+
+
+def test_a_throttled_batch_is_retried_with_doubling_delays_until_its_visibility_timeout_ends():
+    """[SQS-T]: retries 1, 2, 4... s after each throttle (the engine's delays, at most 5 minutes), none at
+    or past the end of the messages' visibility timeout."""
+    assert [processor.throttle_retry_at(100, n, 10_000) for n in (1, 2, 3, 4)] == [101, 102, 104, 108]
+    assert processor.throttle_retry_at(100, 12, 10_000) == 400 and processor.throttle_retry_at(100, 99, 10_000) == 400
+    assert processor.throttle_retry_at(107, 4, 115) is None and processor.throttle_retry_at(107, 4, 116) == 115
 
 
 def test_reported_items_return_and_the_rest_are_deleted():
@@ -137,3 +149,19 @@ def test_scaling_starts_at_five_grows_three_hundred_a_minute_and_stops_at_the_ma
     capped.found_messages(0)
     assert capped.concurrency(0) == 2 and capped.concurrency(600) == 2
     assert Scaling(maximum=50).concurrency(0) == 5
+
+
+def test_throttles_halve_the_concurrency_until_no_throttled_batch_waits_then_it_grows_back():
+    """[SQS-T],[SQS-S]: throttles reduce the mapping's concurrency (the engine halves it, down to 1) while
+    throttled batches wait; then it grows again at the scale-up rate, up to where it was."""
+    scaling = Scaling()
+    scaling.found_messages(0)
+    scaling.throttled(0)
+    assert scaling.concurrency(0) == 2 and scaling.concurrency(60) == 2
+    scaling.throttled(60)
+    scaling.throttled(61)
+    assert scaling.concurrency(61) == 1
+    scaling.unthrottled(70)
+    assert [scaling.concurrency(70 + s) for s in (0, 0.2, 1, 60)] == [1, 2, 6, 301]
+    scaling.found_none()
+    assert scaling.concurrency(1000) == 5

@@ -33,6 +33,17 @@ def test_a_poison_record_blocks_its_shard_while_the_other_shard_flows(make_cloud
     assert cloud.event_source_mapping("Worker").stats.discarded == 0
 
 
+def test_run_until_idle_with_a_virtual_limit_returns_while_a_shard_is_still_blocked(make_cloud: Any) -> None:
+    """[KIN] With AWS's defaults a failing batch is retried until its records expire (a day or
+    more of virtual time); ``run_until_idle(max_virtual_seconds=...)`` ends a cell before that."""
+    cloud = start(make_cloud, "StartingPosition: TRIM_HORIZON\nBatchSize: 2")
+    put(cloud, {"id": "a1", "poison": True}, shard=0)
+    began = cloud.now()
+    cloud.run_until_idle(max_virtual_seconds=120)
+    assert 0 < cloud.now() - began <= 121
+    assert times_seen(cloud)["a1"] >= 2, "the shard is still being retried"
+
+
 def test_retries_run_out_and_the_batch_goes_to_the_on_failure_destination(make_cloud: Any) -> None:
     """[KIN],[KIN-ONF] After MaximumRetryAttempts retries the batch is discarded: its metadata goes
     to the on-failure queue (condition RetryAttemptsExhausted) and the shard moves on."""

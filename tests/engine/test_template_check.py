@@ -70,9 +70,10 @@ def test_the_course_template_passes_cfn_lint_the_sam_transform_and_the_engine_ru
     # a policy, but on another table
     (WRITES_TABLE + "      Policies: [{DynamoDBCrudPolicy: {TableName: !Ref Other}}]\n" + TABLE
      + TABLE.replace("Table:", "Other:"), ["Fn.Policies", "Table (AWS::DynamoDB::Table)"]),
-    # only the transformed template shows it: Lambda wants variable names of two characters or more
+    # Lambda wants variable names of two characters or more: the engine refuses it by the schema's
+    # pattern, once (cfn-lint sees it only after the transform)
     (GOOD_FUNCTION + "      Environment: {Variables: {Q: x}}\n",
-     ["(after the SAM transform)", "E3002", "Environment/Variables/Q"]),
+     ["template.yaml:10: error: Fn.Environment.Variables.Q: is not a valid name here", "[a-zA-Z][a-zA-Z0-9_]+"]),
     # cfn-lint's error does not hide the engine's own
     (GOOD_FUNCTION + "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties: {VisibilityTimeout: 50000}\n"
      "  Box:\n    Type: AWS::EC2::VPC\n    Properties: {CidrBlock: 10.0.0.0/16}\n",
@@ -84,6 +85,33 @@ def test_a_seeded_mistake_is_reported_with_where_it_is(tmp_path, resources, expe
     assert any(f.is_error for f in findings), text
     for word in expected:
         assert word in text, text
+
+
+@pytest.mark.parametrize(("resources", "finding"), [
+    ("  Stream:\n    Type: AWS::Kinesis::Stream\n    Properties: {ShardCount: [2]}\n",
+     "template.yaml:12: error: Stream.ShardCount: must be an integer, got [2]"),
+    ("  Jobs:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy: '{\"deadLetterTargetArn\": "
+     "\"arn:aws:sqs:us-east-1:123456789012:Dlq\", \"maxReceiveCount\": \"lots\"}'\n",
+     "template.yaml:13: error: Jobs.RedrivePolicy.maxReceiveCount: must be a whole number of receives, 1 or more, "
+     "got 'lots'"),
+    ("  Table:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      BillingMode: PAY_PER_REQUEST\n"
+     "      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]\n      KeySchema: [{AttributeName: pk, "
+     "KeyType: PRIMARY}]\n", "template.yaml:15: error: Table.KeySchema[0].KeyType: must be HASH; got 'PRIMARY'"),
+])
+def test_a_value_of_the_wrong_type_is_one_finding_in_the_words_start_uses(tmp_path, resources, finding):
+    """cfn-lint finds a wrong type too (E3012, E3018): the engine's refusal of the same property
+    on the same line says it once, as ``LocalCloud.start`` does; a value inside JSON text only the
+    engine reads."""
+    findings = check_template(write(tmp_path, GOOD_FUNCTION + resources))
+    assert [str(f) for f in findings if f.is_error] == [finding]
+
+
+@pytest.mark.parametrize(("name", "why"), [("missing.yaml", "template file not found: "), ("folder", " is a folder, ")])
+def test_a_template_that_is_not_a_file_is_one_finding(tmp_path, name, why, capfd):
+    (tmp_path / "folder").mkdir()
+    [finding] = check_template(tmp_path / name)
+    assert finding.is_error and why in finding.message
+    assert capfd.readouterr().err == ""
 
 
 def test_a_warning_is_shown_once_and_does_not_fail_the_check(tmp_path, capsys):

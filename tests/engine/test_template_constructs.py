@@ -270,7 +270,7 @@ def test_every_refusal_comes_at_once_named_as_written_with_its_line_before_anyth
 
 @pytest.mark.parametrize(("name", "words"), [
     ("refused_yaml_syntax", "cannot be parsed: line 4"),
-    ("refused_unknown_intrinsic", "Q.Properties: Fn::GetAZs is not supported locally"),
+    ("refused_unknown_intrinsic", "template.yaml:5: Q.QueueName: Fn::GetAZs is not supported locally"),
     ("refused_codeuri_s3", "Fn.CodeUri: CodeUri must be a local directory path"),
     ("refused_bad_types", "Fn.Timeout: must be an integer"),
 ])
@@ -282,3 +282,134 @@ def test_bad_input_is_one_clear_error_each(name, words):
         assert "Fn.MemorySize: must be an integer" in str(raised.value)
     if name == "refused_codeuri_s3":
         assert "Handler" not in str(raised.value)
+
+
+# -- values checked against the resource type's schema ---------------------------------------------
+@pytest.mark.parametrize(("name", "refusal"), [
+    ("refused_shard_count_list", "template.yaml:9: Stream.ShardCount: must be an integer, got [2]"),
+    ("refused_fifo_queue_maybe", "template.yaml:5: Jobs.FifoQueue: must be a boolean (true or false), got 'maybe'"),
+    ("refused_table_without_key_schema",
+     "template.yaml:4: Table.KeySchema: is required (the AWS::DynamoDB::Table schema)"),
+    ("refused_redrive_policy_text", "template.yaml:7: Jobs.RedrivePolicy.maxReceiveCount: must be a whole number "
+                                    "of receives, 1 or more, got 'lots'"),
+])
+def test_a_value_the_type_does_not_allow_is_one_line_naming_it_before_anything_is_created(name, refusal, capfd):
+    """CloudFormation checks each property against the type's schema [CFN-SCHEMA] (and SQS reads the
+    JSON text of a redrive policy [SQS-RP]): the engine refuses in a dry run, before a data plane
+    exists, in one line with the property as written; moto never sees the value, so none of its
+    tracebacks is printed."""
+    from lambdalab.template import build_model, load_template
+
+    with pytest.raises(TemplateRefused) as dry:
+        build_model(load_template(TEMPLATES / name / "template.yaml"))
+    with pytest.raises(ConfigurationError) as raised:
+        start(name)
+    assert str(raised.value) == str(dry.value) == refusal
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_fifo_queue_as_text_is_read_as_cloudformation_reads_it(tmp_path):
+    """``FifoQueue: "false"`` is a standard queue (no ``.fifo`` name), ``"true"`` a FIFO queue."""
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Plain: {Type: AWS::SQS::Queue, Properties: {FifoQueue: 'false'}}\n"
+        "  Ordered: {Type: AWS::SQS::Queue, Properties: {FifoQueue: 'true'}}\n")
+    with LocalCloud.start(tmp_path / "template.yaml") as cloud:
+        assert cloud.resource("Plain").endswith("/Plain")
+        assert cloud.resource("Ordered").endswith("/Ordered.fifo")
+        assert cloud.client("sqs").get_queue_attributes(
+            QueueUrl=cloud.resource("Ordered"), AttributeNames=["FifoQueue"])["Attributes"]["FifoQueue"] == "true"
+
+
+def test_a_misspelt_nested_property_is_one_refusal_that_names_the_meant_one(tmp_path):
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n"
+        "      VersioningConfiguration: {Stauts: Enabled}\n")
+    with pytest.raises(ConfigurationError) as raised:
+        LocalCloud.start(tmp_path / "template.yaml")
+    assert str(raised.value) == ("template.yaml:5: Bucket.VersioningConfiguration.Stauts: is not a property in the "
+                                 "AWS::S3::Bucket schema; did you mean Status?")
+
+
+def test_a_list_item_is_named_by_its_index_with_its_own_line(tmp_path):
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Table:\n    Type: AWS::DynamoDB::Table\n    Properties:\n"
+        "      BillingMode: PAY_PER_REQUEST\n      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]\n"
+        "      KeySchema:\n        - AttributeName: pk\n          KeyType: PRIMARY\n")
+    with pytest.raises(ConfigurationError) as raised:
+        LocalCloud.start(tmp_path / "template.yaml")
+    assert str(raised.value) == "template.yaml:9: Table.KeySchema[0].KeyType: must be HASH; got 'PRIMARY'"
+
+
+def test_a_template_that_is_not_utf8_is_one_line_naming_the_file_line_and_byte_offset(tmp_path):
+    """Not ``Cannot read file contents: {filename}`` (cfn-lint's words, with the name left out)."""
+    template = tmp_path / "template.yaml"
+    template.write_bytes(b"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: caf\xe9}\n")
+    expected = "template.yaml:4: not UTF-8 text: byte 0xe9 at offset 73 cannot be read; save the file as UTF-8"
+    with pytest.raises(ConfigurationError) as raised:
+        LocalCloud.start(template)
+    assert str(raised.value) == expected
+    done = subprocess.run([sys.executable, "-m", "lambdalab.cli", "template", "check", str(template)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 1 and done.stderr == ""
+    assert done.stdout.splitlines() == [expected.replace(": not UTF-8", ": error: not UTF-8"),
+                                        "1 error(s), 0 warning(s)"]
+
+
+@pytest.mark.parametrize(("properties", "refusal"), [
+    ("Timout: 3", "template.yaml:5: Fn.Timout: the SAM transform refused it: property Timout not defined for "
+                  "resource of type AWS::Serverless::Function"),
+    ("Events: {Work: {Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, BatchSize: lots}}}",
+     "template.yaml:5: Fn.Events.Work.Properties.BatchSize: the SAM transform refused it: Type of property "
+     "'BatchSize' is invalid."),
+])
+def test_a_sam_transform_refusal_names_the_resource_and_property_as_written(tmp_path, properties, refusal):
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        f"    Properties: {{Handler: app.handler, Runtime: python3.12, CodeUri: {TEMPLATES / 'code'}, "
+        f"{properties}}}\n"
+        "  Jobs: {Type: AWS::SQS::Queue}\n")
+    with pytest.raises(ConfigurationError) as raised:
+        LocalCloud.start(tmp_path / "template.yaml")
+    assert str(raised.value) == refusal
+
+
+@pytest.mark.parametrize(("value", "refusal"), [
+    ("!GetAtt Jobs.Nope", "Fn::GetAtt Jobs.Nope: Jobs has no attribute Nope locally (Fn::GetAtt can read: Arn, "
+                          "QueueName, QueueUrl)"),
+    ("!Ref Nowhere", "Ref Nowhere: refers to 'Nowhere', which is not a resource of the template"),
+    ("!Join ['-', jobs]", "Fn::Join takes [delimiter, [values]]; its list is jobs"),
+    ("!Select [5, [a, b]]", "Fn::Select index 5 is outside its list of 2"),
+])
+def test_an_intrinsic_that_cannot_be_resolved_names_the_property_it_is_in(tmp_path, value, refusal):
+    """Found in the dry run (a placeholder knows the attributes its type will have), not after the
+    data plane started."""
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Jobs: {Type: AWS::SQS::Queue}\n  Param:\n    Type: AWS::SSM::Parameter\n"
+        f"    Properties:\n      Type: String\n      Value: {value}\n")
+    with pytest.raises(TemplateRefused) as raised:
+        LocalCloud.start(tmp_path / "template.yaml")
+    assert str(raised.value) == f"template.yaml:7: Param.Value: {refusal}"
+
+
+def test_an_event_sources_refusal_is_named_as_written_and_leaves_no_server_running(tmp_path):
+    """A filter pattern that is not JSON [FILTER] is refused by the SQS event source, after the data
+    plane started: still one line, named as written, and the Lambda API server it had started is
+    stopped."""
+    import threading
+
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        f"    Properties:\n      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: {TEMPLATES / 'code'}\n"
+        "      Events:\n        Work:\n          Type: SQS\n          Properties:\n"
+        "            Queue: !GetAtt Jobs.Arn\n            FilterCriteria: {Filters: [{Pattern: 'not json'}]}\n"
+        "  Jobs: {Type: AWS::SQS::Queue}\n")
+    def servers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("lambdalab-")}
+
+    before = servers()
+    with pytest.raises(ConfigurationError) as raised:
+        LocalCloud.start(tmp_path / "template.yaml")
+    where = "template.yaml:14: Fn.Events.Work.Properties.FilterCriteria.Filters[0].Pattern: "
+    assert str(raised.value).startswith(where)
+    assert "\n" not in str(raised.value)
+    assert not servers() - before  # none started by this start is left running

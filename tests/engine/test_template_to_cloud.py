@@ -165,8 +165,9 @@ def test_the_project_template_starts_and_lists_its_functions():
      ["ValidationException", "Some index key attributes are not defined in AttributeDefinitions"]),
     ("Stream:\n  Type: AWS::Kinesis::Stream\n  Properties: {ShardCount: 0}\n",
      ("Stream", "ShardCount"), ["Invalid value for parameter ShardCount"]),
+    # refused by the type's schema before moto sees it, naming the property
     ("Q:\n  Type: AWS::SQS::Queue\n  Properties: {VisibilityTimeout: many}\n",
-     ("Q", None), ["AWS::SQS::Queue", "HTTP 500"]),
+     ("Q", "VisibilityTimeout"), ["must be an integer, got 'many'"]),
 ])
 def test_a_resource_the_data_plane_rejects_is_refused_naming_it_with_the_data_planes_reason(
         tmp_path, resources, where, names):
@@ -180,6 +181,46 @@ def test_a_resource_the_data_plane_rejects_is_refused_naming_it_with_the_data_pl
     assert (raised.value.logical_id, raised.value.property) == where
     for name in names:
         assert name in str(raised.value)
+
+
+def test_a_create_that_fails_on_a_value_is_refused_naming_the_resource_not_raised_as_it_is():
+    """The last guard behind the schema check: a value ``create`` cannot use (``int([2])``) is a
+    ConfigurationError naming the resource, in one line, not a TypeError traceback."""
+    from unittest import mock
+
+    from lambdalab.dataplane.provision import Stream
+
+    with pytest.raises(ConfigurationError) as raised:
+        Stream("Stream", {"ShardCount": [2]}).provision(lambda service: mock.MagicMock())
+    assert raised.value.logical_id == "Stream"
+    assert "TypeError" in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_request_moto_crashes_on_is_answered_500_and_its_traceback_stays_off_the_terminal(caplog):
+    """werkzeug logs a crashed request's traceback as an error after the 500 is sent: it went to the
+    learner's terminal, above the engine's one-line refusal. Now it is a debug record."""
+    import logging
+    import threading
+    import time
+
+    from botocore.exceptions import ClientError
+
+    from lambdalab.config import REGION
+    from lambdalab.dataplane.server import DataPlane
+
+    caplog.set_level(logging.DEBUG)
+    before = set(threading.enumerate())
+    with DataPlane(REGION).start() as plane:
+        with pytest.raises(ClientError) as raised:
+            plane.client("sqs").create_queue(QueueName="crash", Attributes={"VisibilityTimeout": "many"})
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        deadline = time.monotonic() + 10  # the request's thread logs after answering: let it finish
+        while any(t.is_alive() for t in set(threading.enumerate()) - before
+                  if "process_request" in t.name) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    shown = [r for r in caplog.records if r.levelno >= logging.INFO and "Error on request" in r.getMessage()]
+    assert not shown
+    assert any("Traceback" in r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
 
 
 ENVIRONMENT_REFUSAL = ("Lambda was unable to configure your environment variables because the environment "

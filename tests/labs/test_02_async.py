@@ -5,7 +5,7 @@ scripted faults (an OCR outage, a failed or crashed publish, a crash right after
 answer after the work was done, duplicate S3 deliveries that really overlap, reserved concurrency),
 then reads back what the pipeline shows outside: the journal of attempts, every "document processed"
 message as a queue subscribed to the topic got it, the notifier's notifications and the on-failure
-queue. Virtual time: minutes of retries and hours of throttle backoff take a fraction of a second.
+queue. Virtual time: minutes of retries and of throttle backoff take a fraction of a second.
 Every check needs the engine (faults, the journal, the virtual clock), so all are local only. The
 checks share one cloud (warm functions, one start): each uploads documents of its own and reads back
 only those, and what it changes (the OCR status, the intake function's retry settings and reserved
@@ -288,10 +288,10 @@ def test_a_new_version_of_the_same_key_is_processed_as_a_new_document(cloud):
 
 # ---- concurrency limits ------------------------------------------------------------------------
 
-@pytest.mark.points(1, hint="With reserved concurrency 1, Lambda throttles most of a burst and requeues it for "
-                            "hours: every document must still be processed exactly once, so keep "
-                            "MaximumEventAgeInSeconds long enough (configure()) and the processing idempotent")
-@pytest.mark.local_only(reason="needs hours of throttle backoff on the virtual clock, and the journal")
+@pytest.mark.points(1, hint="With reserved concurrency 1, Lambda throttles most of a burst and keeps it in its "
+                            "queue: every document must still be processed exactly once, so keep the "
+                            "processing idempotent and MaximumEventAgeInSeconds long enough (configure())")
+@pytest.mark.local_only(reason="throttles a burst and counts runs in the journal")
 def test_a_burst_of_50_uploads_against_reserved_concurrency_1_is_absorbed(cloud, configure):
     reconfigure(cloud, configure)
     cloud.client("lambda").put_function_concurrency(FunctionName=INTAKE, ReservedConcurrentExecutions=1)

@@ -301,10 +301,13 @@ def test_maximum_concurrency_two_runs_at_most_two_batches(cloud):
     assert all_exported(cloud, {"bounded0", "bounded19"}) == {"bounded0", "bounded19"}
 
 
-@pytest.mark.points(1, hint="reserved concurrency 1 below MaximumConcurrency 2 throttles batches; they return "
-                            "after the visibility timeout, and every job must still complete, none in the DLQ")
+@pytest.mark.points(1, hint="reserved concurrency 1 below MaximumConcurrency 2 throttles batches; Lambda retries "
+                            "them while their visibility timeout lasts, and every job must still complete once, "
+                            "none in the DLQ")
 @pytest.mark.local_only(reason="reads throttles from the journal and the queue mapping's stats")
 def test_reserved_concurrency_below_maximum_concurrency_throttles_but_loses_nothing(cloud):
+    """A throttled batch stays in flight and is invoked again after a backoff: each job completes at its
+    first delivery, once, and nothing returns to the queue or reaches the DLQ."""
     ids, before = {f"reserved{n}" for n in range(10)}, mapping_stats(cloud)
     lam = cloud.client("lambda")
     lam.put_function_concurrency(FunctionName=WORKER, ReservedConcurrentExecutions=1)
@@ -315,7 +318,9 @@ def test_reserved_concurrency_below_maximum_concurrency_throttles_but_loses_noth
         lam.delete_function_concurrency(FunctionName=WORKER)
     throttled = cloud.journal.invocations(WORKER, outcome="Throttled")
     assert throttled and {i.detail for i in throttled} == {RESERVED_LIMIT}
-    assert mapping_stats(cloud)["throttled_batches"] - before["throttled_batches"] == len(throttled)
+    after = mapping_stats(cloud)
+    assert after["throttled_batches"] - before["throttled_batches"] == len(throttled)
+    assert after["returned"] == before["returned"], "a job's message went back to the queue"
     assert csv_writes(cloud, ids) == {f"exports/{job_id}.csv": 1 for job_id in ids}
     assert all_exported(cloud, {"reserved0", "reserved9"}) == {"reserved0", "reserved9"}
     assert dead_letters(cloud, ids) == []

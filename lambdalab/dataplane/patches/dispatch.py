@@ -31,13 +31,17 @@ class MotoLock:
         self._mine = threading.local()
 
     @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._lock:
-            self._mine.held = True
-            try:
-                yield
-            finally:
-                self._mine.held = False
+    def held(self, wait: bool = True) -> Iterator[bool]:
+        """Hold the lock; without ``wait``, only if it is free now (yields whether it is held)."""
+        if not self._lock.acquire(blocking=wait):
+            yield False
+            return
+        self._mine.held = True
+        try:
+            yield True
+        finally:
+            self._mine.held = False
+            self._lock.release()
 
     @contextmanager
     def released(self) -> Iterator[None]:

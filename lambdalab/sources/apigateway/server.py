@@ -46,7 +46,8 @@ class ApiGatewayServer:
         self._router = Router(api)
         self._log: list[str] = []
         self._log_lock = threading.Lock()
-        self._server = LocalServer(self._wsgi, f"lambdalab-apigateway-{api.logical_id}")
+        self._server = LocalServer(self._wsgi, f"lambdalab-apigateway-{api.logical_id}",
+                                   cross_origin=declares_cors(api))
 
     @property
     def url(self) -> str:
@@ -140,6 +141,12 @@ class ApiGatewayServer:
             time_epoch_ms=int(self._clock.now() * 1000),
             domain_name=f"{self.api.api_id}.execute-api.{REGION}.amazonaws.com",
         )
+
+
+def declares_cors(api: ApiConfig) -> bool:
+    """The template consents to cross-origin requests: an HTTP API's CorsConfiguration, or a REST
+    API's Cors (the OPTIONS mock routes SAM writes). Other APIs answer this machine's pages only."""
+    return api.cors is not None or any(route.mock is not None for route in api.routes)
 
 
 def extended_request_id(request_id: str) -> str:

@@ -5,7 +5,8 @@ Split like LocalStack's event-source mappings: ``config`` (EventInvokeConfig, AW
 wording), ``processor`` (pure: retry in 1 / 2 minutes, throttle backoff 1 s -> 5 min, or stop with
 ``RetriesExhausted`` / ``EventAgeExceeded`` / ``ZeroReservedConcurrency``), ``records`` (pure: the
 invocation record, DLQ attributes), ``queue`` (the poller: runs due events concurrently, schedules
-retries on the clock, invoking through the shared ``lambdalab.sources.batchsender``),
+retries on the clock, hands each slot a run frees to the oldest throttled event [A-THR], invoking
+through the shared ``lambdalab.sources.batchsender``),
 ``destinations`` (SQS, SNS, Lambda, DLQs), and the push sources ``s3`` / ``sns`` with their pure
 event builders ``s3events`` / ``snsevents``, fed by the data plane's listeners. ``attach(context)``
 wires them all and registers the queue with the Lambda service, for Event invokes and the
@@ -32,7 +33,7 @@ def attach(context: SourceContext) -> list[Poller]:
     for fn in service.functions():
         check_function(fn)
     configs = EventInvokeConfigs(service.functions(), clock.now())
-    queue = AsyncQueue(service, clock, configs, Destinations(service, context.dataplane, clock))
+    queue = AsyncQueue(service, clock, configs, Destinations(service, context.dataplane, clock), context.metrics)
     service.set_async_queue(queue, ConfigOperations(configs, clock))
     s3 = S3Notifications(context, queue)
     s3.apply_template(context)

@@ -4,10 +4,14 @@
   default 2): **1 minute** before the second attempt, **2 minutes** before the third [A-ERR].
 * A throttle (or a 5xx) returns the event to the queue; the wait grows exponentially from **1 s** to
   **5 min**, for as long as the event is younger than ``MaximumEventAgeInSeconds`` (6 h default) [A-ERR].
+  The backoff is the longest a throttled event waits: the queue sends it sooner when one of its
+  function's invocations frees a slot [A-THR].
 * With reserved concurrency 0, events go straight to the DLQ / on-failure destination, without
   retries [A-REC].
-* An event that would be older than its maximum age at its next attempt is discarded now (the
-  condition ``EventAgeExceeded``), as LocalStack's parity-tested queue looks ahead too.
+* An event whose function-error retry would come after its maximum age is discarded now (the
+  condition ``EventAgeExceeded``), as LocalStack's parity-tested queue looks ahead too. A throttled
+  event whose next backoff would come too late waits for a free slot until its maximum age
+  (``expires_in``), and is discarded then.
 
 Conditions: ``Success`` and ``RetriesExhausted`` are documented [A-a]; ``EventAgeExceeded`` and
 ``ZeroReservedConcurrency`` are the values seen in invocation records (not in AWS's docs).
@@ -37,10 +41,14 @@ THROTTLE_BACKOFF_MAX_S = 300.0
 
 @dataclass(frozen=True)
 class Decision:
-    """Either try again in ``retry_in`` seconds, or stop with ``condition`` (Success or a failure)."""
+    """Either try again in ``retry_in`` seconds, or stop with ``condition`` (Success or a failure).
+
+    With ``expires_in`` as well as a failure ``condition``, the stop is deferred: the event may still
+    run if a slot frees within ``expires_in`` seconds (a throttled event near its maximum age)."""
 
     retry_in: float | None = None
     condition: Condition | None = None
+    expires_in: float | None = None
 
     @property
     def failed(self) -> bool:
@@ -82,5 +90,6 @@ def after_throttle(*, throttles: int, age: float, config: EventInvokeConfig, res
         return Decision(condition=Condition.ZERO_RESERVED_CONCURRENCY)
     delay = throttle_backoff(throttles)
     if too_old(age + delay, config):
-        return Decision(condition=Condition.EVENT_AGE_EXCEEDED)
+        return Decision(condition=Condition.EVENT_AGE_EXCEEDED,
+                        expires_in=max(0.0, config.MaximumEventAgeInSeconds - age))
     return Decision(retry_in=delay)

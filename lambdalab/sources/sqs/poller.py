@@ -5,6 +5,11 @@ timeout and ends each failed batch's visibility itself when the queue's visibili
 passed on the engine's clock (``ChangeMessageVisibility 0``). ``ApproximateReceiveCount`` grows on
 each receive, and moto's redrive moves a message to the dead-letter queue on the receive after
 ``maxReceiveCount`` [SQS-a]. Message retention is kept on the engine's clock too.
+
+A throttled batch is not returned [SQS-T]: it stays in flight, holding its slot of the mapping, and
+is invoked again after a backoff (``processor.throttle_retry_at``) until an invoke is admitted or
+its messages' visibility timeout ends (then they return, as after an error); meanwhile the mapping
+runs fewer batches at once (``Scaling.throttled``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -45,11 +51,12 @@ LOG_STREAM = "lambdalab-sqs"
 class MappingStats:
     """What one mapping did, counted: batches and messages by fate."""
 
-    batches: int = 0
-    messages: int = 0  # records delivered (duplicates included)
+    batches: int = 0  # invokes that reached the function
+    messages: int = 0  # records delivered to the function (duplicates included)
     deleted: int = 0  # processed successfully and deleted
-    returned: int = 0  # left to reappear after the visibility timeout
-    throttled_batches: int = 0
+    returned: int = 0  # left to reappear after the visibility timeout (a failure, or throttled until it ended)
+    throttled_batches: int = 0  # throttled invokes (one per attempt, as the journal's Throttled entries)
+    throttle_retries: int = 0  # invokes of a batch again after its throttle, its messages still in flight
     failed_batches: int = 0  # function error, crash or timeout
     partial_batches: int = 0  # ReportBatchItemFailures named some messages
     invalid_responses: int = 0  # a batchItemFailures answer that failed the whole batch
@@ -60,11 +67,14 @@ class MappingStats:
     causes: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Batch:
     records: list[dict[str, Any]]
     received_at: float
     duplicate: bool = False
+    throttles: int = 0  # throttled invokes of this batch so far
+    retry_at: float | None = None  # a throttled batch's next invoke; None: none before its visibility ends
+    expiry: Any = None  # the clock task returning a throttled batch's messages when their visibility ends
 
 
 class SqsPoller(MappingPoller[MappingStats]):
@@ -83,31 +93,46 @@ class SqsPoller(MappingPoller[MappingStats]):
         self._next_sequence = itertools.count(1)
         self._window_ends: float | None = None
         self._held: list[_Batch] = []  # received batches waiting for a free slot of the mapping
+        self._throttled: list[_Batch] = []  # throttled batches, in flight, waiting for their retry
+        self._lock = threading.RLock()  # the real clock returns throttled batches from a task's thread
         # The queue's data version when it was last found with no message at all: visible, in
         # flight or delayed (the last two come back by moto's wall clock, without a notice).
         self._emptied_at: tuple[int, int] | None = None
 
     # -- the Poller protocol -------------------------------------------------------------------
     def poll(self) -> bool:
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> bool:
         if self._closed or not self.enabled:
             return False
-        version = datachanges.version("sqs", self.config.queue_name)
-        if not self._held and self._emptied_at == version:
-            return False  # empty then, and nothing sent or made visible since
         now = self._clock.now()
+        due = [b for b in self._throttled if b.retry_at is not None and b.retry_at <= now]
+        version = datachanges.version("sqs", self.config.queue_name)
+        if not due and not self._held and self._emptied_at == version:
+            return False  # empty then, and nothing sent or made visible since
         queue = self._dataplane.queue_attributes(self.config.queue_url)
-        batches, self._held = self._held, []
+        self._throttled = [b for b in self._throttled if b not in due]
+        # Oldest messages first: they are the nearest to the end of their visibility timeout.
+        batches, self._held = sorted(self._held + due, key=lambda b: b.received_at), []
         self._emptied_at = version if not batches and _empty(queue) else None
+        # Throttled batches waiting for their retry keep their slots [SQS-T]; a due retry always goes.
+        slots = max(self.scaling.concurrency(now) - len(self._throttled), 1 if any(b.throttles for b in batches) else 0)
+        if not slots:
+            self._held = batches
+            return False
         if not batches and not self._window_closed(now, queue):
             return False
-        room = self.scaling.concurrency(now) - len(batches)
+        room = slots - len(batches)
         if room > 0:
             batches += self._receive(room, now, queue)
         if not batches:
-            self.scaling.found_none()
+            if not self._throttled:
+                self.scaling.found_none()
             return False
         self.scaling.found_messages(now)
-        self._deliver(batches, int(queue["VisibilityTimeout"]), _max_receive_count(queue))
+        self._deliver(batches, slots, int(queue["VisibilityTimeout"]), _max_receive_count(queue))
         return True
 
     def update(self, **changes: Any) -> dict[str, Any]:
@@ -228,13 +253,14 @@ class SqsPoller(MappingPoller[MappingStats]):
         return batches
 
     # -- delivering and settling ---------------------------------------------------------------
-    def _deliver(self, batches: list[_Batch], visibility: int, max_receives: int | None) -> None:
+    def _deliver(self, batches: list[_Batch], slots: int, visibility: int, max_receives: int | None) -> None:
         start = self._clock.now()
-        # Never more batches at once than the mapping may run [SQS-S],[API-SC]: batches beyond it (a
-        # 6 MB split, a duplicate) wait, still invisible, for the next round.
+        # Never more batches at once than the mapping may run [SQS-S],[API-SC]: batches beyond its
+        # free ``slots`` (a 6 MB split, a duplicate, retries after throttles) wait, still invisible,
+        # for the next round.
         batches = self._with_duplicates(batches)
-        limit = self.scaling.concurrency(start)
-        batches, self._held = batches[:limit], batches[limit:]
+        batches, self._held = batches[:slots], batches[slots:]
+        self.stats.throttle_retries += sum(1 for b in batches if b.throttles)
         deliveries = [
             Delivery(self.function, json.dumps({"Records": b.records}).encode(), self._service.request_ids.next(),
                      self.source, max(receive_count(r) for r in b.records))
@@ -247,22 +273,31 @@ class SqsPoller(MappingPoller[MappingStats]):
             expiry = late.pop(index, None)
             if expiry is not None:
                 expiry.cancelled = True
-            self._settle(batches[index], answer, visibility, max_receives)
+            with self._lock:
+                self._answered(batches[index], answer, self._clock.now(), visibility, max_receives)
 
         answers = self._sender.send(deliveries, start, settle_late)
         for index, (batch, answer) in enumerate(zip(batches, answers, strict=True)):
             if answer is not None:
-                self._settle(batch, answer, visibility, max_receives)
-            elif not batch.duplicate:  # still running: its messages come back when their visibility ends
+                self._answered(batch, answer, start, visibility, max_receives)
+                continue
+            _cancel(batch)  # it reached the function
+            if not batch.duplicate:  # still running: its messages come back when their visibility ends
                 handles = [r["receiptHandle"] for r in batch.records]
                 late[index] = self._clock.call_at(batch.received_at + visibility,
                                                   functools.partial(self._end_visibility, handles),
                                                   label=f"sqs-visibility:{self.config.queue_name}")
+        if any(a is not None and a.throttled for a in answers):
+            self.scaling.throttled(start)
+        elif not self._throttled and not any(b.throttles for b in self._held):
+            self.scaling.unthrottled(self._clock.now())
 
     def _with_duplicates(self, batches: list[_Batch]) -> list[_Batch]:
         """The duplicate-delivery fault: a copy of a message, in a batch of its own, at the same time."""
         copies = []
         for batch in batches:
+            if batch.throttles:
+                continue  # a retry after a throttle: its messages were offered to the fault already
             for record in batch.records:
                 if self._service.faults.take_source_fault("duplicate", self.config.queue_logical_id,
                                                           self.config.queue_name):
@@ -270,16 +305,49 @@ class SqsPoller(MappingPoller[MappingStats]):
         self.stats.duplicates += len(copies)
         return batches + copies
 
+    def _answered(self, batch: _Batch, answer: Answer, at: float, visibility: int, max_receives: int | None) -> None:
+        """An invoke of ``batch`` ended at ``at``: throttled, the batch waits in flight for a retry;
+        otherwise it is settled."""
+        if not answer.throttled:
+            _cancel(batch)
+            self._settle(batch, answer, visibility, max_receives)
+            return
+        self.stats.throttled_batches += 1
+        self.stats.causes[Cause.THROTTLED] = self.stats.causes.get(Cause.THROTTLED, 0) + 1
+        ends = batch.received_at + visibility
+        batch.throttles += 1
+        batch.retry_at = processor.throttle_retry_at(at, batch.throttles, ends)
+        if batch.expiry is None:
+            batch.expiry = self._clock.call_at(ends, functools.partial(self._throttle_expired, batch, max_receives),
+                                               label=f"sqs-visibility:{self.config.queue_name}")
+        if batch.retry_at is not None:
+            self._clock.call_at(batch.retry_at, _nothing, label=f"sqs-throttle-retry:{self.config.logical_id}")
+        self._throttled.append(batch)
+
+    def _throttle_expired(self, batch: _Batch, max_receives: int | None) -> None:
+        """A throttled batch was not invoked before its messages' visibility timeout ended: they return
+        to the queue, and the next receive counts [SQS-T]."""
+        with self._lock:
+            if self._closed or not any(b is batch for b in self._throttled + self._held):
+                return
+            self._throttled = [b for b in self._throttled if b is not batch]
+            self._held = [b for b in self._held if b is not batch]
+            if batch.duplicate:
+                return  # the original copy returns with its own batch
+            self.stats.returned += len(batch.records)
+            if max_receives is not None:
+                self.stats.to_dead_letter_queue += sum(receive_count(r) >= max_receives for r in batch.records)
+            self._end_visibility([r["receiptHandle"] for r in batch.records])
+
     def _settle(self, batch: _Batch, answer: Answer, visibility: int, max_receives: int | None) -> None:
         ids = [r["messageId"] for r in batch.records]
-        decision = processor.decide(ids, throttled=answer.throttled, function_error=answer.function_error is not None,
+        decision = processor.decide(ids, function_error=answer.function_error is not None,
                                     payload=answer.payload,
                                     report_batch_item_failures=self.config.report_batch_item_failures)
         stats = self.stats
         stats.batches += 1
         stats.messages += len(ids)
         stats.causes[decision.cause] = stats.causes.get(decision.cause, 0) + 1
-        stats.throttled_batches += decision.cause == Cause.THROTTLED
         stats.failed_batches += decision.cause == Cause.FUNCTION_ERROR
         stats.partial_batches += decision.cause == Cause.PARTIAL_BATCH_FAILURE
         stats.invalid_responses += decision.cause == Cause.INVALID_BATCH_ITEM_FAILURES
@@ -331,6 +399,13 @@ STALE_HANDLE = ("ReceiptHandleIsInvalid", "InvalidParameterValue", "MessageNotIn
 def _empty(queue: dict[str, str]) -> bool:
     return all(queue.get(f"ApproximateNumberOf{kind}", "0") == "0"
                for kind in ("Messages", "MessagesNotVisible", "MessagesDelayed"))
+
+
+def _cancel(batch: _Batch) -> None:
+    """A throttled batch reached the function at last: its messages no longer return on their own."""
+    if batch.expiry is not None:
+        batch.expiry.cancelled = True
+        batch.expiry = None
 
 
 def _max_receive_count(queue: dict[str, str]) -> int | None:

@@ -91,6 +91,7 @@ class StreamPoller(MappingPoller[MappingStats]):
                  stream_name: str | None, uuid: str):
         super().__init__(context, config, function, uuid, f"{config.kind}:{config.stream_logical_id}")
         self.stream_name = stream_name
+        self._metrics = context.metrics
         self._reader = ShardReader(context.dataplane, config, stream_name)
         self._slots = {
             shard: [_Slot(shard) for _ in range(config.ParallelizationFactor)] for shard in self._reader.shard_ids
@@ -116,6 +117,7 @@ class StreamPoller(MappingPoller[MappingStats]):
             batch.last_request_id = self._service.request_ids.next()
             deliveries.append(Delivery(self.function, batch_payload(batch.records), batch.last_request_id,
                                        self.source, batch.invokes))
+            self._metrics.iterator_age(self.function.FunctionName, start, start - batch.records[-1].arrival)
 
         def settle_late(index: int, answer: Answer) -> None:
             """A batch paused mid-run answers at last: its shard goes on."""
