@@ -185,7 +185,9 @@ class Scheduler:
         if not ready:
             return
         best = min((t.due, t.rank(self.policy)) for t in ready)
-        tied = sorted((t for t in ready if (t.due, t.rank(self.policy)) == best), key=lambda t: t.seq)
+        # Ties in a fixed order before the seeded pick: request ids are drawn in a fixed order by the
+        # sources, whereas which thread arrived first depends on the machine's load.
+        tied = sorted((t for t in ready if (t.due, t.rank(self.policy)) == best), key=lambda t: (t.request_id, t.seq))
         if best[0] > self._external_due and time.monotonic() - self._external_wall < EXTERNAL_GRACE_S:
             return  # more unannounced callers of that instant may be on their way
         chosen = tied[0] if len(tied) == 1 else tied[self._rng.randrange(len(tied))]

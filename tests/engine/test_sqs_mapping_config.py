@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from lambdalab.errors import ConfigurationError, InvalidParameterValueException
-from lambdalab.sources.sqs.config import VisibilityTimeoutWarning, parse_mapping
-from tests.engine.sqs_apps import queue_app
+from lambdalab.sources.sqs.config import SharedQueueWarning, VisibilityTimeoutWarning, parse_mapping
+from tests.engine.apps import function
+from tests.engine.sqs_apps import queue_app, queue_depth, seen, send
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:Jobs"
 
@@ -89,3 +92,45 @@ def test_sqs_mappings_are_served_by_the_lambda_api(make_cloud):
     with pytest.raises(lam.exceptions.InvalidParameterValueException):
         lam.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=50)
     assert cloud.event_source_mapping("Worker").config.BatchSize == 7
+
+
+FILTER_A = """\
+FilterCriteria:
+  Filters:
+    - Pattern: '{"body": {"kind": ["a"]}}'
+"""
+SECOND_CONSUMER = "Events:\n  Jobs:\n    Type: SQS\n    Properties:\n      Queue: !GetAtt Jobs.Arn\n"
+
+
+def shared_queue_app(events: str = FILTER_A) -> tuple[str, dict[str, str]]:
+    """Queue ``Jobs`` read by ``Worker`` (mapping ``WorkerJobs``, with ``events``) and ``Zeta``."""
+    resources, handlers = queue_app(events=events)
+    return resources + function("Zeta", "worker.handler", extra=SECOND_CONSUMER, Timeout=3), handlers
+
+
+def test_two_mappings_on_one_queue_with_a_filter_warn_and_the_filter_deletes(make_cloud):
+    """[FILTER],[SQS-a]: a mapping deletes the messages its filter drops, so another mapping on the
+    same queue never sees them: the engine warns at start, naming both mappings and the queue, and
+    counts and logs what the filter deleted."""
+    with pytest.warns(SharedQueueWarning) as caught:
+        cloud = make_cloud(*shared_queue_app())
+    [warning] = [str(w.message) for w in caught if w.category is SharedQueueWarning]
+    assert "WorkerJobs (Worker)" in warning and "ZetaJobs (Zeta)" in warning and "queue Jobs" in warning
+    send(cloud, {"id": 1, "kind": "a"}, {"id": 2, "kind": "b"}, {"id": 3, "kind": "b"})
+    cloud.run_until_idle()
+    assert sorted(e["id"] for e in seen(cloud)) == [1]  # Worker polls first and takes all three
+    assert cloud.journal.invocations("Zeta") == [], "the filtered messages were deleted, not left for Zeta"
+    assert cloud.event_source_mapping("WorkerJobs").stats.filtered == 2
+    assert any("2 message(s) matched no filter of WorkerJobs and were deleted" in line
+               for line in cloud.logs("Worker"))
+    assert queue_depth(cloud, "Jobs") == 0
+
+
+def test_two_mappings_on_one_queue_warn_when_a_filter_is_added_later(make_cloud):
+    """[SQS-a],[FILTER]: two consumers of one queue without filters share its messages (no warning);
+    UpdateEventSourceMapping adding a filter to one of them warns as at start."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SharedQueueWarning)
+        cloud = make_cloud(*shared_queue_app(events=""))
+    with pytest.warns(SharedQueueWarning, match="WorkerJobs has FilterCriteria"):
+        cloud.event_source_mapping("WorkerJobs").update(FilterCriteria={"Filters": [{"Pattern": '{"body": {}}'}]})

@@ -4,8 +4,12 @@ responses, record age and on-failure destinations, all on the virtual clock."""
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
+import pytest
+
+from lambdalab.sources.streams.processor import BlockedShardWarning
 from tests.engine.stream_apps import failures, put, seen, stream_app, times_seen
 
 ON_FAILURE = """
@@ -20,6 +24,7 @@ def start(make_cloud: Any, events: str, **kwargs: Any) -> Any:
     return make_cloud(*stream_app(events=events, **kwargs))
 
 
+@pytest.mark.filterwarnings("ignore::lambdalab.sources.streams.processor.BlockedShardWarning")
 def test_a_poison_record_blocks_its_shard_while_the_other_shard_flows(make_cloud: Any) -> None:
     """[KIN] With default settings a failing batch is retried (the shard blocked) until it succeeds
     or its records expire, while other shards continue."""
@@ -33,6 +38,7 @@ def test_a_poison_record_blocks_its_shard_while_the_other_shard_flows(make_cloud
     assert cloud.event_source_mapping("Worker").stats.discarded == 0
 
 
+@pytest.mark.filterwarnings("ignore::lambdalab.sources.streams.processor.BlockedShardWarning")
 def test_run_until_idle_with_a_virtual_limit_returns_while_a_shard_is_still_blocked(make_cloud: Any) -> None:
     """[KIN] With AWS's defaults a failing batch is retried until its records expire (a day or
     more of virtual time); ``run_until_idle(max_virtual_seconds=...)`` ends a cell before that."""
@@ -42,6 +48,34 @@ def test_run_until_idle_with_a_virtual_limit_returns_while_a_shard_is_still_bloc
     cloud.run_until_idle(max_virtual_seconds=120)
     assert 0 < cloud.now() - began <= 121
     assert times_seen(cloud)["a1"] >= 2, "the shard is still being retried"
+
+
+
+def test_a_shard_blocked_with_awss_defaults_says_so_once(make_cloud: Any) -> None:
+    """[KIN],[KIN-P] With MaximumRetryAttempts and MaximumRecordAgeInSeconds at -1, a failing batch
+    is retried until its records expire (24 h): after a few failures the engine says which shard
+    is blocked and how to bound it, once for that batch, and only for that shard."""
+    cloud = start(make_cloud, "StartingPosition: TRIM_HORIZON\nBatchSize: 2")
+    put(cloud, {"id": "a1", "poison": True}, shard=0)
+    put(cloud, {"id": "b1"}, shard=1)
+    with pytest.warns(BlockedShardWarning) as caught:
+        cloud.run_until_idle(max_virtual_seconds=300)
+    assert times_seen(cloud)["a1"] > 4, "still retried after the notice"
+    [notice] = [str(w.message) for w in caught if w.category is BlockedShardWarning]
+    assert notice.startswith("lambdalab: ") and "shard shardId-000000000000 is blocked by a failing batch" in notice
+    assert "(Worker)" in notice and "(24 h)" in notice
+    assert "MaximumRetryAttempts" in notice and "run_until_idle(max_virtual_seconds=...)" in notice
+    assert any("is blocked by a failing batch" in line for line in cloud.logs("Worker"))
+
+
+def test_bounded_retries_give_no_blocked_shard_notice(make_cloud: Any) -> None:
+    """[KIN-P] A mapping that bounds its retries moves on by itself: no notice."""
+    cloud = start(make_cloud, "StartingPosition: TRIM_HORIZON\nBatchSize: 2\nMaximumRetryAttempts: 5")
+    put(cloud, {"id": "a1", "poison": True}, shard=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BlockedShardWarning)
+        cloud.run_until_idle()
+    assert times_seen(cloud)["a1"] == 6
 
 
 def test_retries_run_out_and_the_batch_goes_to_the_on_failure_destination(make_cloud: Any) -> None:

@@ -4,13 +4,20 @@ Split like LocalStack's event-source mappings: ``config`` (the mapping, AWS's pa
 checks), ``records`` and ``processor`` (pure: the event, and the fate of each message), ``scaling``
 (pure: concurrent batches) and ``poller`` (receive, settle, visibility on the engine's clock;
 invokes through the shared ``lambdalab.sources.batchsender``). ``attach(context)`` makes one poller
-per SQS mapping of the template and registers it with the Lambda service.
+per SQS mapping of the template and registers it with the Lambda service, and warns when mappings
+that share a queue filter it (a filter deletes what it drops [FILTER]).
 """
 
 from __future__ import annotations
 
 from lambdalab.sources.base import SourceContext, mapping_parts
-from lambdalab.sources.sqs.config import SqsEventSourceConfig, check_visibility, is_sqs_mapping, parse_mapping
+from lambdalab.sources.sqs.config import (
+    SqsEventSourceConfig,
+    check_shared_queue,
+    check_visibility,
+    is_sqs_mapping,
+    parse_mapping,
+)
 from lambdalab.sources.sqs.poller import MappingStats, SqsPoller
 
 QUEUE_TYPE = "AWS::SQS::Queue"
@@ -31,6 +38,8 @@ def attach(context: SourceContext) -> list[SqsPoller]:
         poller = SqsPoller(context, config, function, uuid)
         context.service.add_event_source_mapping(uuid, poller)
         pollers.append(poller)
+    for queue in sorted({p.config.queue_url for p in pollers}):
+        check_shared_queue([p.config for p in pollers if p.config.queue_url == queue])
     return pollers
 
 

@@ -46,6 +46,10 @@ class VisibilityTimeoutWarning(UserWarning):
     """The queue's visibility timeout is below six times the function timeout (plus the window)."""
 
 
+class SharedQueueWarning(UserWarning):
+    """Several mappings read one queue and one filters: the messages it drops are deleted [FILTER]."""
+
+
 @dataclass(frozen=True)
 class ScalingConfig:
     """``ScalingConfig``: the most concurrent invocations this mapping may run (None = up to 1,000)."""
@@ -134,3 +138,19 @@ def check_visibility(config: SqsEventSourceConfig, visibility_timeout: int, func
             f"AWS recommends at least 6 x the function timeout ({function_timeout} s) plus the batching window "
             f"({config.MaximumBatchingWindowInSeconds} s) = {recommended} s, so that throttled and retried "
             f"batches do not reappear while still being processed.", VisibilityTimeoutWarning, stacklevel=2)
+
+
+def check_shared_queue(configs: list[SqsEventSourceConfig]) -> None:
+    """Warn when several mappings read one queue and at least one has FilterCriteria: each message
+    goes to one of them, and a filtering mapping deletes what it does not match [FILTER], so the
+    other mappings never see those messages."""
+    filtering = [c for c in configs if c.FilterCriteria]
+    if len(configs) < 2 or not filtering:
+        return
+    names = " and ".join(f"{c.logical_id} ({c.FunctionName})" for c in configs)
+    filters = " and ".join(c.logical_id for c in filtering)
+    warnings.warn(
+        f"lambdalab: event-source mappings {names} read the same queue {configs[0].queue_name}, and "
+        f"{filters} has FilterCriteria: Lambda deletes the messages a mapping's filter does not match, so "
+        f"the other mapping never receives them; give each consumer its own queue (an SNS topic can fan "
+        f"out to several).", SharedQueueWarning, stacklevel=2)

@@ -36,7 +36,7 @@ from lambdalab.sources.filtering import record_matches
 from lambdalab.sources.mapping_config import filter_criteria
 from lambdalab.sources.mappingpoller import MappingPoller
 from lambdalab.sources.sqs import processor
-from lambdalab.sources.sqs.config import UPDATABLE, SqsEventSourceConfig, parse_mapping
+from lambdalab.sources.sqs.config import UPDATABLE, SqsEventSourceConfig, check_shared_queue, parse_mapping
 from lambdalab.sources.sqs.records import Times, build_record, receive_count, within_payload_limit
 from lambdalab.sources.sqs.scaling import Scaling
 
@@ -156,11 +156,15 @@ class SqsPoller(MappingPoller[MappingStats]):
                                    function_name=self.function.FunctionName)
         except ConfigurationError as exc:
             raise api_error_of(exc) from None
+        filters_added = config.FilterCriteria and config.FilterCriteria != self.config.FilterCriteria
         self.config = config
         self.enabled = config.Enabled
         self.scaling.maximum = config.ScalingConfig.MaximumConcurrency
         self.last_modified = self._clock.now()
         self._emptied_at = None
+        if filters_added:
+            check_shared_queue([m.config for m in self._service.event_source_mappings.values()
+                                if isinstance(m, SqsPoller) and m.config.queue_url == config.queue_url])
         return self.describe()
 
     def describe(self) -> dict[str, Any]:
@@ -239,7 +243,10 @@ class SqsPoller(MappingPoller[MappingStats]):
             self.stats.expired += len(expired)
             self._log([f"{len(expired)} message(s) outlived the queue's MessageRetentionPeriod ({retention} s) "
                        f"and were deleted: {', '.join(r['messageId'] for r in expired)}"])
-        self.stats.filtered += len(unmatched)
+        if unmatched:
+            self.stats.filtered += len(unmatched)
+            self._log([f"{len(unmatched)} message(s) matched no filter of {self.config.logical_id} and were deleted: "
+                       f"{', '.join(r['messageId'] for r in unmatched)}"])
         self._delete(expired + unmatched)
         return records
 

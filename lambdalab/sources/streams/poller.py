@@ -11,6 +11,7 @@ goes to the on-failure destination when there is one, and always to the function
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,7 @@ class _Slot:
     retry_at: float | None = None
     window_ends: float | None = None
     in_flight: bool = False  # its batch is still running (held at a pause): the shard waits for it
+    noticed: bool = False  # the blocked-shard notice was given for its failing batch
 
 
 class StreamPoller(MappingPoller[MappingStats]):
@@ -96,6 +98,7 @@ class StreamPoller(MappingPoller[MappingStats]):
         self._slots = {
             shard: [_Slot(shard) for _ in range(config.ParallelizationFactor)] for shard in self._reader.shard_ids
         }
+        self._notices: list[str] = []  # given once every batch is settled (a warning may be an error)
 
     @property
     def shard_ids(self) -> list[str]:
@@ -124,6 +127,7 @@ class StreamPoller(MappingPoller[MappingStats]):
             slot, batch = due[index]
             slot.in_flight = False
             self._settle(slot, batch, answer)
+            self._give_notices()
 
         answers = self._sender.send(deliveries, start, settle_late)
         for (slot, batch), answer in zip(due, answers, strict=True):
@@ -131,6 +135,7 @@ class StreamPoller(MappingPoller[MappingStats]):
                 slot.in_flight = True
             else:
                 self._settle(slot, batch, answer)
+        self._give_notices()
         return True
 
     # -- reading and batching ------------------------------------------------------------------
@@ -176,7 +181,7 @@ class StreamPoller(MappingPoller[MappingStats]):
             batch.records = batch.records[old:]
             if not batch.records:
                 slot.batches.popleft()
-                slot.failures, slot.retry_at = 0, None
+                slot.failures, slot.retry_at, slot.noticed = 0, None, False
 
     def _maximum_age(self) -> int:
         """MaximumRecordAgeInSeconds, or the stream's retention when that comes first (records
@@ -220,11 +225,11 @@ class StreamPoller(MappingPoller[MappingStats]):
         batch.last_answer = answer
         if decision.action == Action.CHECKPOINT:
             slot.batches.popleft()
-            slot.failures, slot.retry_at = 0, None
+            slot.failures, slot.retry_at, slot.noticed = 0, None, False
             self._maybe_replay(slot, batch)
         elif decision.action == Action.DISCARD:
             slot.batches.popleft()
-            slot.failures, slot.retry_at = 0, None
+            slot.failures, slot.retry_at, slot.noticed = 0, None, False
             self._discard(batch, rest, decision.condition or Condition.RETRY_ATTEMPTS_EXHAUSTED)
         elif decision.action == Action.BISECT:
             stats.bisected += 1
@@ -236,11 +241,34 @@ class StreamPoller(MappingPoller[MappingStats]):
         else:  # retry what is left, after a backoff; the slot is blocked meanwhile
             batch.records, batch.retries = rest, decision.retries
             self._back_off(slot)
+            self._notice_blocked(slot, batch)
 
     def _back_off(self, slot: _Slot) -> None:
         slot.failures += 1
         slot.retry_at = self._clock.now() + processor.backoff(slot.failures)
         self._clock.call_at(slot.retry_at, _nothing, label=f"stream-retry:{self.config.logical_id}")
+
+    def _notice_blocked(self, slot: _Slot, batch: _Batch) -> None:
+        """Say once per failing batch that its shard waits for its records to expire, which with AWS's
+        defaults takes a day of virtual time: ``run_until_idle()`` would otherwise look frozen."""
+        if slot.noticed or not processor.blocked_until_expiry(
+                batch.retries, maximum_retry_attempts=self.config.MaximumRetryAttempts,
+                maximum_record_age=self.config.MaximumRecordAgeInSeconds):
+            return
+        slot.noticed = True
+        hours = f"{self._reader.retention_s / 3600:g} h"
+        line = (f"{self.config.logical_id} ({self.function.logical_id}) shard {slot.shard_id} is blocked by a "
+                f"failing batch: Lambda retries it until its records expire ({hours}); set MaximumRetryAttempts "
+                f"or MaximumRecordAgeInSeconds, or call run_until_idle(max_virtual_seconds=...)")
+        self._log(line)
+        self._notices.append("lambdalab: " + line)
+
+    def _give_notices(self) -> None:
+        notices, self._notices = self._notices, []
+        for notice in notices:
+            # Shown as "lambdalab:0: BlockedShardWarning: ...": no engine file path or source line, which
+            # say nothing to a learner and differ between machines.
+            warnings.warn_explicit(notice, processor.BlockedShardWarning, "lambdalab", 0, module="lambdalab")
 
     def _maybe_replay(self, slot: _Slot, batch: _Batch) -> None:
         """The replay fault: a checkpointed batch is delivered once more, as after a lost checkpoint."""

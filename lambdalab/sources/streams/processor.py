@@ -27,6 +27,12 @@ from lambdalab.strenum import StrEnum
 
 INFINITE = -1
 MAX_BACKOFF_S = 60.0
+BLOCKED_NOTICE_AFTER = 3  # failed invokes in a row, with AWS's unbounded defaults, before the notice
+
+
+class BlockedShardWarning(UserWarning):
+    """A failing batch blocks its shard, and with MaximumRetryAttempts and MaximumRecordAgeInSeconds
+    both -1 (AWS's defaults) Lambda retries it until its records expire: a day of virtual time."""
 
 
 class Action(StrEnum):
@@ -92,6 +98,14 @@ def _failed(size: int, done: int, cause: Cause, retries: int, maximum: int, bise
         return Decision(Action.DISCARD, cause, checkpointed=done, retries=used,
                         condition=Condition.RETRY_ATTEMPTS_EXHAUSTED, detail=detail)
     return Decision(Action.RETRY, cause, checkpointed=done, retries=used, detail=detail)
+
+
+def blocked_until_expiry(retries: int, *, maximum_retry_attempts: int, maximum_record_age: int) -> bool:
+    """True once a batch has failed ``BLOCKED_NOTICE_AFTER`` times in a row while neither
+    MaximumRetryAttempts nor MaximumRecordAgeInSeconds bounds its retries: its shard then waits
+    until the records expire from the stream [KIN],[KIN-P]."""
+    unbounded = maximum_retry_attempts == INFINITE and maximum_record_age == INFINITE
+    return unbounded and retries >= BLOCKED_NOTICE_AFTER
 
 
 def lowest_failure(payload: bytes, sequences: list[int]) -> tuple[int | None, str]:
