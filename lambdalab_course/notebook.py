@@ -83,12 +83,17 @@ def grade(lab: str, target: str | None = None, root: str | Path | None = None) -
 def show(report: dict[str, Any]) -> None:
     """The table as HTML in Jupyter, with the same Markdown as its plain text (what nbval compares
     and a terminal prints)."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        get_ipython = None
-    if get_ipython is None or get_ipython() is None:  # not in a kernel: a terminal, a script
+    if not _in_kernel():  # a terminal, a script
         print(markdown(report))
         return
+    from IPython.display import display
+
     display({"text/plain": markdown(report), "text/html": html(report)}, raw=True)
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
