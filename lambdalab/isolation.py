@@ -11,27 +11,17 @@ again. Elsewhere (macOS, Windows) this does nothing; see docs/architecture.md, I
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
+
+from lambdalab.runtime.lifetime import libc_prctl
 
 PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
 
 
-def _prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
 def keep_functions_out() -> Callable[[], None]:
     """Make this process not dumpable; returns what makes it dumpable again, if it was."""
-    prctl = _prctl()
+    prctl = libc_prctl()
     # 0 and 2 (set-user-id programs) are not the owner's to read already; only 1 is.
     if prctl is None or prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1 or prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         return _nothing

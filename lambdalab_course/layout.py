@@ -32,3 +32,10 @@ def load_module(path: Path, name: str | None = None) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def handler_file(function: Any) -> Path:
+    """The file of a function's handler (``CodeUri`` + the module of ``Handler``), e.g.
+    ``.../labs/01_request_response/orders/app.py``: what a learner opens to finish it."""
+    module = str(function.Handler).rpartition(".")[0].replace(".", "/") + ".py"
+    return Path(function.CodeUri) / module

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lambdalab_course.layout import find_root, load_module
+from lambdalab_course.layout import find_root, handler_file, load_module
 from lambdalab_course.report import html, markdown
 from lambdalab_course.runner import run_checks
 from lambdalab_course.targets import code_path_for, target_from_environment
@@ -50,8 +50,7 @@ def unfinished(cloud: Any) -> None:
     handler stopped at an unfinished TODO (in the journal since it was last cleared), naming the
     handler's file. A finished lab prints nothing."""
     for name in sorted({i.function for i in cloud.journal.invocations() if i.detail == UNFINISHED}):
-        function = cloud.function(name)
-        module = Path(function.CodeUri) / (function.Handler.rpartition(".")[0].replace(".", "/") + ".py")
+        module = handler_file(cloud.function(name))
         try:
             shown = module.relative_to(find_root(Path.cwd()))
         except (FileNotFoundError, ValueError):

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
+
+from lambdalab_course.layout import handler_file
 
 REASON_LENGTH = 160
 LOG_LINES = 12  # per failed check: enough for one traceback's last frames
@@ -88,8 +89,7 @@ def _where(clouds: list[Any], function: str) -> str:
             config = cloud.function(function)
         except Exception:
             continue
-        module = str(config.Handler).rsplit(".", 1)[0].replace(".", "/") + ".py"
-        path = Path(config.CodeUri) / module
+        path = handler_file(config)
         parts = path.parts
         for top in ("labs", "solutions"):
             if top in parts:

@@ -315,13 +315,21 @@ def become_subreaper() -> bool:
     """Orphans of this process's descendants become its children rather than init's (Linux)."""
     global _subreaper
     if LINUX and not _subreaper:
-        import ctypes
-
-        try:
-            _subreaper = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-        except (OSError, AttributeError):
-            _subreaper = False
+        prctl = libc_prctl()
+        _subreaper = prctl is not None and prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     return _subreaper
+
+
+def libc_prctl() -> Callable[..., int] | None:
+    """The C library's ``prctl`` (Linux), or None where there is none."""
+    if not LINUX:
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
 
 
 def _terminated(signum: int, frame: FrameType | None) -> None:
