@@ -48,6 +48,7 @@ SAMPLE_EVENTS = {
     "kinesis/get-records.json": ("kinesis", "get-records"),
     "dynamodb/update.json": ("dynamodb", "update"),
     "sqs/receive-message.json": ("sqs", "receive-message"),
+    "cloudwatch/scheduled-event.json": ("cloudwatch", "scheduled-event"),
 }
 
 

@@ -34,6 +34,8 @@ class _Task:
     action: Callable[[], None] = field(compare=False)
     label: str = field(compare=False, default="")
     cancelled: bool = field(compare=False, default=False)
+    # A firing of a schedule: due when time passes it, but never work that keeps run_until_idle going.
+    background: bool = field(compare=False, default=False)
 
 
 def _no_sources() -> bool:
@@ -55,9 +57,10 @@ class Clock:
     def now(self) -> float:
         raise NotImplementedError
 
-    def call_at(self, due: float, action: Callable[[], None], label: str = "") -> _Task:
+    def call_at(self, due: float, action: Callable[[], None], label: str = "", *,
+                background: bool = False) -> _Task:
         with self._lock:
-            task = _Task(due, next(self._seq), action, label)
+            task = _Task(due, next(self._seq), action, label, background=background)
             heapq.heappush(self._tasks, task)
         self._wake()
         return task
@@ -66,8 +69,9 @@ class Clock:
         return self.call_at(self.now() + delay, action, label)
 
     def pending(self) -> int:
+        """Tasks still to run, background tasks (schedules) aside."""
         with self._lock:
-            return sum(1 for t in self._tasks if not t.cancelled)
+            return sum(1 for t in self._tasks if not t.cancelled and not t.background)
 
     def observe(self, end: float) -> None:
         """An invocation ended at virtual time ``end`` (only the virtual clock cares)."""
@@ -128,7 +132,7 @@ class VirtualClock(Clock):
     def advance(self, seconds: float) -> None:
         """Move time forward, running every task and poll that falls due on the way, in order."""
         target = self.now() + seconds
-        self._drive(target)
+        self._drive(target, idle=False)
         with self._lock:
             self._now = max(self._now, target)
 
@@ -136,17 +140,22 @@ class VirtualClock(Clock):
         """Poll sources and run tasks, jumping to each due time, until nothing is left to do.
 
         Returns how many steps (polls that did work, tasks) ran. Stops at ``horizon_s`` of virtual
-        time so a source that never settles cannot spin forever.
+        time so a source that never settles cannot spin forever. A background task (a schedule's
+        firing) runs only when due now or when other work carries time past it.
         """
-        return self._drive(self.now() + horizon_s)
+        return self._drive(self.now() + horizon_s, idle=True)
 
-    def _drive(self, limit: float) -> int:
+    def _drive(self, limit: float, *, idle: bool) -> int:
         steps = 0
         while steps < MAX_STEPS:
             if self._poll():
                 steps += 1
                 continue
             task = self._pop_due(limit)
+            if task is not None and idle and task.background and task.due > self._now and not self.pending():
+                with self._lock:
+                    heapq.heappush(self._tasks, task)
+                task = None  # only schedules are left: they are not work
             if (task is None or task.due > self._now) and self._busy():
                 if task is not None:
                     with self._lock:
@@ -231,7 +240,7 @@ class RealClock(Clock):
         quiet_since: float | None = None
         while time.time() < deadline:
             with self._lock:
-                idle = not self._busy and not any(not t.cancelled for t in self._tasks)
+                idle = not self._busy and not self.pending()
             if not idle:
                 quiet_since = None
             elif quiet_since is None:

@@ -22,11 +22,13 @@ from typing import Any
 
 from lambdalab import heap, isolation
 from lambdalab.clock import IDLE_HORIZON_S, Clock, RealClock, VirtualClock
-from lambdalab.config import REGION, FunctionConfig, check_environment_keys
+from lambdalab.config import ACCOUNT_ID, REGION, FunctionConfig, check_environment_keys
+from lambdalab.dataplane import roles
 from lambdalab.dataplane.server import DataPlane
 from lambdalab.environ import set_environ
 from lambdalab.errors import ConfigurationError
 from lambdalab.httpserver import LocalServer
+from lambdalab.observe.alarms import watch_alarms
 from lambdalab.observe.journal import Journal
 from lambdalab.observe.logstore import LogStore
 from lambdalab.observe.metrics import LambdaMetrics
@@ -103,6 +105,7 @@ class LocalCloud:
             self.sources.attach_all(SourceContext(clock=clock, service=self.service, dataplane=dataplane, model=model,
                                                   metrics=self._metrics))
             self.sources.add([self._metrics])  # polled last: each round's datapoints go out together
+            self.sources.add(watch_alarms(clock, model, dataplane, self.journal, self._metrics))  # [ALARM]
         except BaseException:  # refused (an event source's check): stop what started; the data plane is start's
             for closer in reversed(self._closers):
                 closer()
@@ -211,7 +214,10 @@ class LocalCloud:
     def function_environment(self, fn: FunctionConfig, log_stream: str) -> dict[str, str]:
         """A function's process environment, built from scratch as Lambda does: nothing of the
         learner's but PATH, a HOME of the cloud's own (empty, removed on close) so no ~/.aws is found,
-        and no variable that leads boto3 to a profile, a file or a role (docs/architecture.md, Isolation)."""
+        and no variable that leads boto3 to a profile, a file or a role (docs/architecture.md, Isolation).
+        Its credentials are a session of its execution role, made when the cloud started, so its calls
+        are held to the role's policies [ROLE]; a role the template does not create leaves it the
+        engine's fake keys."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
@@ -228,6 +234,7 @@ class LocalCloud:
             "LAMBDA_TASK_ROOT": str(fn.CodeUri),
             "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent / "runtime"),
             **self.client_environment(),
+            **self.model.role_credentials.get(fn.logical_id, {}),  # its execution role's [ROLE]
             **_layers_and_tracing(self.model.layer_paths.get(fn.logical_id, ())),
             **fn.Environment,
             **self.model.env_overrides.get(fn.logical_id, {}),
@@ -406,7 +413,7 @@ def provision(template: str | Path, code_path: Callable[[str], str] | None = Non
               parameter_overrides: dict[str, Any] | None = None) -> tuple[CloudModel, DataPlane]:
     """The template's model, its resources deployed on a fresh, running data plane (``LocalCloud.start``
     without the cloud). moto's state is process-wide, so the cloud open in this process is closed first."""
-    model = build_model(load_template(template), code_path, parameter_overrides)
+    model = build_model(load_template(template, parameter_overrides), code_path, parameter_overrides)
     model.env_overrides = dict(env_vars or {})
     for lid, variables in model.env_overrides.items():
         check_environment_keys(lid, variables)
@@ -418,10 +425,30 @@ def provision(template: str | Path, code_path: Callable[[str], str] | None = Non
         unknown = sorted(set(model.env_overrides) - set(model.functions))
         if unknown:
             raise ConfigurationError("env_vars names a function the template does not have", unknown[0])
+        model.role_credentials = roles.issue(_execution_roles(model), dataplane.client)
+        model.not_emulated += [(lid, "Role", _UNKNOWN_ROLE) for lid in sorted(set(model.functions) - set(
+            model.role_credentials))]
     except BaseException:
         dataplane.stop()
         raise
     return model, dataplane
+
+
+_UNKNOWN_ROLE = ("a role the template does not create: its policies are unknown locally, so this function's "
+                 "calls are not checked")
+
+
+def _execution_roles(model: CloudModel) -> dict[str, tuple[str, str]]:
+    """Each function's name and the ARN of its execution role (its ``Role``, resolved)."""
+    found: dict[str, tuple[str, str]] = {}
+    resolver = model.resolver()
+    for lid, fn in model.functions.items():
+        role = (model.resources[lid].get("Properties") or {}).get("Role")
+        arn = resolver.resolve(role, (lid, "Properties.Role")) if role is not None else None
+        if isinstance(arn, str) and arn:
+            found[lid] = (fn.FunctionName, arn if arn.startswith("arn:") else
+                          f"arn:aws:iam::{ACCOUNT_ID}:role/{arn}")
+    return found
 
 
 def _guard_this_process() -> None:

@@ -1,4 +1,4 @@
-"""Create a template's data-plane resources (S3, SQS, SNS, Kinesis, DynamoDB, SSM) in moto.
+"""Create a template's data-plane resources (S3, SQS, SNS, Kinesis, DynamoDB, SSM, IAM roles) in moto.
 
 One small class per resource type: the properties it accepts (anything else is refused by name),
 those it accepts without emulating them (encryption at rest and the like: nothing a function can
@@ -267,17 +267,179 @@ class Parameter(ResourceType):
         return {"Ref": name, "Type": kind, "Value": self.props["Value"]}
 
 
+class Role(ResourceType):
+    """An execution role: created in moto's IAM with its inline and managed policies, which a
+    function using it is held to (``lambdalab.dataplane.roles``) [ROLE]."""
+
+    type_name = "AWS::IAM::Role"
+    properties = frozenset({"AssumeRolePolicyDocument", "ManagedPolicyArns", "Policies", "RoleName", "Path",
+                            "Description", "MaxSessionDuration", "Tags"})
+    attributes = frozenset({"Arn", "RoleId"})
+    not_emulated = {"PermissionsBoundary": "a permissions boundary (not evaluated locally)"}
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        name = str(self.props.get("RoleName") or self.logical_id)
+        iam = clients("iam")
+        args: dict[str, Any] = {k: self.props[k] for k in ("Path", "Description") if k in self.props}
+        if "MaxSessionDuration" in self.props:
+            args["MaxSessionDuration"] = int(self.props["MaxSessionDuration"])
+        if self.props.get("Tags"):
+            args["Tags"] = _tags(self.props)
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=_document(
+            self.props.get("AssumeRolePolicyDocument", {})), **args)["Role"]
+        for policy in self.props.get("Policies") or []:
+            iam.put_role_policy(RoleName=name, PolicyName=str(policy["PolicyName"]),
+                                PolicyDocument=_document(policy["PolicyDocument"]))
+        for arn in self.props.get("ManagedPolicyArns") or []:
+            attach_managed_policy(iam, name, str(arn))
+        return {"Ref": name, "Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+
+class Policy(ResourceType):
+    """An inline policy put on each of its ``Roles``."""
+
+    type_name = "AWS::IAM::Policy"
+    properties = frozenset({"PolicyName", "PolicyDocument", "Roles"})
+    attributes = frozenset({"Id"})
+    not_emulated = {"Users": "policies of IAM users", "Groups": "policies of IAM groups"}
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        iam = clients("iam")
+        for role in self.props.get("Roles") or []:
+            iam.put_role_policy(RoleName=_role_name(role), PolicyName=str(self.props["PolicyName"]),
+                                PolicyDocument=_document(self.props["PolicyDocument"]))
+        return {"Ref": self.logical_id, "Id": self.logical_id}
+
+
+class ManagedPolicy(ResourceType):
+    """A customer managed policy, attached to each of its ``Roles``."""
+
+    type_name = "AWS::IAM::ManagedPolicy"
+    properties = frozenset({"ManagedPolicyName", "PolicyDocument", "Roles", "Path", "Description"})
+    attributes = frozenset({"PolicyArn"})
+    not_emulated = {"Users": "policies of IAM users", "Groups": "policies of IAM groups"}
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        iam = clients("iam")
+        args = {k: self.props[k] for k in ("Path", "Description") if k in self.props}
+        arn = iam.create_policy(PolicyName=str(self.props.get("ManagedPolicyName") or self.logical_id),
+                                PolicyDocument=_document(self.props["PolicyDocument"]), **args)["Policy"]["Arn"]
+        for role in self.props.get("Roles") or []:
+            iam.attach_role_policy(RoleName=_role_name(role), PolicyArn=arn)
+        return {"Ref": arn, "PolicyArn": arn}
+
+
+def _document(value: Any) -> str:
+    """A policy document as IAM takes it: JSON text. One without ``Version`` (IAM reads it as
+    2008-10-17; SAM's policy templates have none) is given 2012-10-17, which moto requires."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return str(value)
+    if isinstance(value, dict) and "Version" not in value:
+        value = {"Version": "2012-10-17", **value}
+    return json.dumps(value)
+
+
+def _role_name(value: Any) -> str:
+    """A role's name, from its name or its ARN."""
+    return str(value).rpartition("/")[2]
+
+
+def attach_managed_policy(iam: Any, role: str, arn: str) -> None:
+    """Attach a managed policy; one of AWS's (``arn:aws:iam::aws:policy/...``) is first loaded into
+    moto, which holds none of them by default."""
+    from lambdalab.dataplane.patches.iam import load_aws_managed_policy
+
+    if ":iam::aws:policy/" in arn:
+        load_aws_managed_policy(arn, ACCOUNT_ID)
+    iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+
+
+class Alarm(ResourceType):
+    """A single-metric CloudWatch alarm, evaluated on the cloud's clock [ALARM]
+    (``lambdalab.observe.alarms``); metric math and anomaly detection are refused by name."""
+
+    type_name = "AWS::CloudWatch::Alarm"
+    _passed = (
+        "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions", "InsufficientDataActions",
+        "ComparisonOperator", "DatapointsToAlarm", "Dimensions", "EvaluationPeriods", "ExtendedStatistic",
+        "MetricName", "Namespace", "Period", "Statistic", "Threshold", "TreatMissingData", "Unit",
+        "EvaluateLowSampleCountPercentile",
+    )
+    # Refused by name in ``invalid``, saying what they are.
+    _refused = {"Metrics": "metric math alarms are not supported locally",
+                "ThresholdMetricId": "anomaly detection alarms are not supported locally"}
+    properties = frozenset({"AlarmName", "Tags", *_passed, *_refused})
+    attributes = frozenset({"Arn"})
+    not_emulated = {"EvaluateLowSampleCountPercentile": "how a percentile alarm treats few samples"}
+    _comparisons = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
+                    "LessThanOrEqualToThreshold")
+    _statistics = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+
+    def invalid(self) -> list[ConfigurationError]:
+        lid, props = self.logical_id, self.props
+        found = [ConfigurationError(what, lid, name) for name, what in self._refused.items() if name in props]
+        if found:
+            return found
+        operator = props.get("ComparisonOperator")
+        if operator is not None and operator not in self._comparisons:
+            found.append(ConfigurationError(f"{operator} compares with an anomaly detection band, which is not "
+                                            "supported locally", lid, "ComparisonOperator"))
+        for name in ("Namespace", "MetricName", "Period", "ComparisonOperator", "EvaluationPeriods", "Threshold"):
+            if name not in props:
+                found.append(ConfigurationError("is required for an alarm on one metric", lid, name))
+        statistic, extended = props.get("Statistic"), props.get("ExtendedStatistic")
+        if (statistic is None) == (extended is None):
+            found.append(ConfigurationError("give exactly one of Statistic and ExtendedStatistic", lid,
+                                            "ExtendedStatistic" if extended is not None else "Statistic"))
+        elif extended is not None and not re.fullmatch(r"p(\d{1,2}(\.\d+)?|100)", str(extended)):
+            found.append(ConfigurationError(f"only percentiles (p90, p99.9) are supported locally, got {extended!r}",
+                                            lid, "ExtendedStatistic"))
+        elif statistic is not None and statistic not in self._statistics:
+            found.append(ConfigurationError(f"must be one of {', '.join(self._statistics)}, got {statistic!r}",
+                                            lid, "Statistic"))
+        period = str(props.get("Period", "60"))
+        if not period.isdigit() or (int(period) not in (10, 20, 30) and (int(period) < 60 or int(period) % 60)):
+            found.append(ConfigurationError(f"must be 10, 20, 30 or a multiple of 60 seconds, got {period}",
+                                            lid, "Period"))
+        periods, to_alarm = str(props.get("EvaluationPeriods")), str(props.get("DatapointsToAlarm", 1))
+        if periods.isdigit() and to_alarm.isdigit() and not 1 <= int(to_alarm) <= int(periods):
+            found.append(ConfigurationError(f"must be from 1 to EvaluationPeriods ({periods}), got {to_alarm}",
+                                            lid, "DatapointsToAlarm"))
+        return found
+
+    def accepted_not_emulated(self) -> list[tuple[str, str]]:
+        """Actions other than an SNS topic (Auto Scaling, EC2, Systems Manager, Lambda) do nothing locally."""
+        found = super().accepted_not_emulated()
+        for name in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+            if any(not str(arn).startswith("arn:aws:sns:") for arn in self.props.get(name) or []):
+                found.append((name, "alarm actions other than an SNS topic"))
+        return found
+
+    def create(self, clients: ClientFactory) -> dict[str, Any]:
+        name = self.props.get("AlarmName") or self.logical_id
+        args: dict[str, Any] = {key: self.props[key] for key in self._passed if key in self.props}
+        for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+            if key in args:
+                args[key] = int(args[key])
+        args["Threshold"] = float(args["Threshold"])
+        if "ActionsEnabled" in args:
+            args["ActionsEnabled"] = boolean(args["ActionsEnabled"])
+        args["Dimensions"] = [{"Name": str(d["Name"]), "Value": str(d["Value"])} for d in args.get("Dimensions", [])]
+        if "Tags" in self.props:
+            args["Tags"] = _tags(self.props)
+        clients("cloudwatch").put_metric_alarm(AlarmName=name, **args)
+        return {"Ref": name, "Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{name}"}
+
+
 DATA_PLANE_TYPES: dict[str, type[ResourceType]] = {
-    cls.type_name: cls for cls in (Bucket, Queue, Topic, Stream, Table, Parameter)
+    cls.type_name: cls for cls in (Bucket, Queue, Topic, Stream, Table, Parameter, Role, Policy, ManagedPolicy, Alarm)
 }
 
-# Accepted, but IAM is not enforced locally: every function may call every local resource.
+# Accepted, with nothing enforced locally.
 NOT_ENFORCED_TYPES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
-    "AWS::IAM::Role": lambda lid, p: {
-        "Ref": p.get("RoleName", lid), "Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{p.get('RoleName', lid)}",
-    },
-    "AWS::IAM::Policy": lambda lid, p: {"Ref": lid},
-    "AWS::IAM::ManagedPolicy": lambda lid, p: {"Ref": f"arn:aws:iam::{ACCOUNT_ID}:policy/{lid}"},
     "AWS::Lambda::Permission": lambda lid, p: {"Ref": lid},
     "AWS::SQS::QueuePolicy": lambda lid, p: {"Ref": lid},
     "AWS::SNS::TopicPolicy": lambda lid, p: {"Ref": lid},
@@ -291,4 +453,15 @@ NOT_EMULATED_TYPES: dict[str, tuple[str, Callable[[str, dict[str, Any]], dict[st
         "Ref": p.get("LogGroupName", lid),
         "Arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{p.get('LogGroupName', lid)}:*",
     }),
+}
+
+# Fired by the engine's clock (lambdalab.sources.schedules), not by moto: type -> its Ref/GetAtt values.
+SCHEDULE_TYPES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+    "AWS::Events::Rule": lambda lid, p: {
+        "Ref": p.get("Name", lid), "Arn": f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{p.get('Name', lid)}",
+    },
+    "AWS::Scheduler::Schedule": lambda lid, p: {
+        "Ref": p.get("Name", lid),
+        "Arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/{p.get('GroupName', 'default')}/{p.get('Name', lid)}",
+    },
 }

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lambdalab.observe import cost as pricing
 from lambdalab.observe.outcome import Outcome
 from lambdalab.observe.timeline import plot_timeline
+from lambdalab.runtime import reports
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,27 @@ class Invocation:
     outcome: Outcome
     detail: str | None = None
     stop_reason: str | None = None  # why no further attempt follows, when that matters
+    memory_mb: int | None = None  # the function's MemorySize when the attempt ran
 
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    @property
+    def billed_ms(self) -> int:
+        """The billed duration [COST]: 0 for a throttled request, which never ran."""
+        return 0 if self.outcome == Outcome.THROTTLED else reports.billed_ms(self.duration * 1000)
+
+    @property
+    def gb_seconds(self) -> float:
+        return pricing.gb_seconds(self.billed_ms, self.memory_mb or 0)
+
+    @property
+    def cost(self) -> float:
+        """USD at AWS's on-demand x86 prices in us-east-1 [COST]; a throttle costs nothing."""
+        if self.outcome == Outcome.THROTTLED:
+            return 0.0
+        return pricing.attempt_cost(self.duration, self.memory_mb or 0)
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,17 @@ class Call:
         return f"{self.service}:{self.operation}"
 
 
+@dataclass(frozen=True)
+class AlarmChange:
+    """A CloudWatch alarm changed state [ALARM], evaluated at ``at`` (a period boundary)."""
+
+    alarm: str
+    at: float  # virtual epoch seconds
+    old_state: str  # OK | ALARM | INSUFFICIENT_DATA
+    new_state: str
+    reason: str
+
+
 class Journal:
     def __init__(self, origin: float):
         self.origin = origin
@@ -64,6 +94,7 @@ class Journal:
         self._calls: list[Call] = []
         self._lock = threading.Lock()
         self._listeners: list[Callable[[Invocation], None]] = []
+        self._alarm_changes: list[AlarmChange] = []
 
     def subscribe(self, listener: Callable[[Invocation], None]) -> None:
         """Have ``listener`` told of every attempt recorded from now on (after it is recorded)."""
@@ -87,6 +118,16 @@ class Journal:
             lines.append(f"{(c.start - self.origin) * 1000:8.0f}  {c.function:20} {c.request_id[:8]:10} "
                          f"{c.name:28} {c.outcome}")
         return "\n".join(lines) if len(lines) > 1 else "(no calls)"
+
+    def record_alarm_change(self, change: AlarmChange) -> None:
+        with self._lock:
+            self._alarm_changes.append(change)
+
+    def alarm_changes(self, alarm: str | None = None) -> list[AlarmChange]:
+        """Every state change of the local CloudWatch alarms, in order [ALARM]."""
+        with self._lock:
+            changes = list(self._alarm_changes)
+        return [c for c in changes if alarm is None or c.alarm == alarm]
 
     def record(self, item: Invocation) -> None:
         with self._lock:
@@ -117,14 +158,20 @@ class Journal:
         counts: Counter[str] = Counter(i.outcome for i in self.invocations(function))
         return counts
 
+    def cost(self, function: str | None = None) -> float:
+        """What the attempts so far would cost on AWS, in USD [COST] (free tier not counted)."""
+        return sum(i.cost for i in self.invocations(function))
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
             self._calls.clear()
+            self._alarm_changes.clear()
 
     def rows(self, function: str | None = None, precision: int = 0) -> list[dict[str, Any]]:
-        """Plain rows for printing; times are offsets from the cloud's start, rounded. A ``stop``
-        column (why no attempt follows) appears when any row has one."""
+        """Plain rows for printing; times are offsets from the cloud's start, rounded; ``cost`` is
+        the attempt's on AWS in dollars [COST]. A ``stop`` column (why no attempt follows) appears
+        when any row has one."""
         items = self.invocations(function)
         stops = any(i.stop_reason for i in items)
         return [
@@ -137,6 +184,7 @@ class Journal:
                 "start": "cold" if i.cold else ("warm" if i.env_id else "-"),
                 "outcome": i.outcome,
                 "detail": i.detail or "",
+                "cost": pricing.dollars(i.cost),
                 **({"stop": i.stop_reason or ""} if stops else {}),
             }
             for i in items

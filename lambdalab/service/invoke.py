@@ -11,6 +11,7 @@ import base64
 import itertools
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -35,6 +36,7 @@ from lambdalab.observe.journal import Invocation, Journal, Outcome
 from lambdalab.observe.logstore import LogEvent, LogStore
 from lambdalab.runtime import lifetime
 from lambdalab.runtime.environment import ExecutionEnvironment, InvocationResult
+from lambdalab.runtime.reports import billed_ms
 from lambdalab.service.callfaults import CallFaults
 from lambdalab.service.concurrency import Concurrency
 from lambdalab.service.faults import Faults, crashed
@@ -292,8 +294,9 @@ class LambdaService:
             self.concurrency.release(fn.FunctionName)
         end = start + elapsed if points is None else points.end(result.cold)
         self.clock.observe(end)
+        log_lines = result.log_lines if points is None else _reported_on_the_clock(result.log_lines, end - start)
         self.logs.put(fn.FunctionName, [
-            LogEvent(start, env_log_stream(env), request_id, line) for line in result.log_lines
+            LogEvent(start, env_log_stream(env), request_id, line) for line in log_lines
         ])
         payload, function_error = result.payload, result.function_error
         if len(payload) > SYNC_PAYLOAD_LIMIT and invocation_type == "RequestResponse":
@@ -306,10 +309,11 @@ class LambdaService:
         outcome = Outcome.SUCCESS if function_error is None else Outcome.ERROR
         detail = None if function_error is None else (_error_type(payload) or result.error_type)
         self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
-                                       env.env_id, result.cold, start, end, outcome, detail))
+                                       env.env_id, result.cold, start, end, outcome, detail,
+                                       memory_mb=fn.MemorySize))
         tail = None
         if log_type == "Tail":
-            text = "\n".join(result.log_lines).encode()[-LOG_TAIL_BYTES:]
+            text = "\n".join(log_lines).encode()[-LOG_TAIL_BYTES:]
             tail = base64.b64encode(text).decode()
         return InvokeResult(200, payload, request_id, function_error, tail, duration=end - start)
 
@@ -322,7 +326,8 @@ class LambdaService:
             LogEvent(start, "lambdalab-faults", request_id, f"[ERROR] Exception: {message} (scripted fault)")
         ])
         self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
-                                       None, False, start, start, Outcome.ERROR, "Exception"))
+                                       None, False, start, start, Outcome.ERROR, "Exception",
+                                       memory_mb=fn.MemorySize))
         return InvokeResult(200, payload, request_id, "Unhandled")
 
     # -- environments -------------------------------------------------------------------------
@@ -417,3 +422,15 @@ def _error_type(payload: bytes) -> str | None:
     except ValueError:
         return None
     return body.get("errorType") if isinstance(body, dict) else None
+
+
+_REPORTED_DURATION = re.compile(r"\tDuration: [0-9.]+ ms\tBilled Duration: [0-9]+ ms\t")
+
+
+def _reported_on_the_clock(lines: list[str], seconds: float) -> list[str]:
+    """The REPORT line with the attempt's length on the engine's clock: on the virtual clock a sleep
+    takes no wall time, yet Lambda reports (and bills) it."""
+    ms = seconds * 1000
+    figures = f"\tDuration: {ms:.2f} ms\tBilled Duration: {billed_ms(ms)} ms\t"
+    return [_REPORTED_DURATION.sub(figures, line, count=1) if line.startswith("REPORT ") else line
+            for line in lines]

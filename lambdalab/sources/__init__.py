@@ -1,1 +1,2 @@
-"""Event sources: API Gateway, the async queue (S3, SNS), stream pollers and SQS pollers."""
+"""Event sources: API Gateway, the async queue (S3, SNS), stream pollers, SQS pollers and
+schedules (EventBridge rules and EventBridge Scheduler)."""

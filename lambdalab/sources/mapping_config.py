@@ -9,8 +9,8 @@ ValidationException; everything else is a ConfigurationError naming the mapping 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from lambdalab.errors import ConfigurationError
 from lambdalab.sources.filtering import unsupported_operator
@@ -19,6 +19,31 @@ from lambdalab.validation import OutOfRange, Problem, integer, validation_messag
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 MAX_BATCHING_WINDOW_S = 300
 MAX_FILTERS = 5
+T = TypeVar("T")
+
+
+class Refusals:
+    """The refusals of one mapping's checks, each kept instead of stopping at the first, so that a
+    template's mappings are refused all at once; ``first`` raises as CreateEventSourceMapping
+    answers (one error)."""
+
+    def __init__(self) -> None:
+        self.found: list[ConfigurationError] = []
+
+    def check(self, check: Callable[[], T], default: Any) -> T:
+        """``check()``, or ``default`` when it refuses (the refusal is kept)."""
+        try:
+            return check()
+        except ConfigurationError as exc:
+            self.found.append(exc)
+            return default
+
+    def add(self, refusal: ConfigurationError) -> None:
+        self.found.append(refusal)
+
+    def first(self) -> None:
+        if self.found:
+            raise self.found[0]
 
 
 def validation_error(lid: str, prop: str, value: Any, constraint: str) -> ConfigurationError:
@@ -48,11 +73,18 @@ def boolean(lid: str, prop: str, value: Any) -> bool:
     return value
 
 
+def unknown_properties(lid: str, props: dict[str, Any], supported: Iterable[str],
+                       source: str) -> list[ConfigurationError]:
+    """A refusal for each property the engine does not emulate for this ``source``: refused, never ignored."""
+    return [ConfigurationError(f"property not supported locally for {source}", lid, name)
+            for name in sorted(set(props) - set(supported))]
+
+
 def refuse_unknown(lid: str, props: dict[str, Any], supported: Iterable[str], source: str) -> None:
-    """A property the engine does not emulate for this ``source`` is refused, never ignored."""
-    unknown = sorted(set(props) - set(supported))
+    """The first of ``unknown_properties``, raised."""
+    unknown = unknown_properties(lid, props, supported, source)
     if unknown:
-        raise ConfigurationError(f"property not supported locally for {source}", lid, unknown[0])
+        raise unknown[0]
 
 
 def filters(lid: str, criteria: Any) -> tuple[dict[str, Any], ...]:

@@ -166,7 +166,7 @@ def check_template(path: Path, parameter_overrides: dict[str, Any] | None = None
     if problem is not None:  # cfn-lint cannot read it either: this one finding says why
         return [Finding("error", f"{path.name}:{problem[0]}", problem[1])]
     try:
-        loaded = load_template(path)
+        loaded = load_template(path, parameter_overrides)
     except ConfigurationError:
         loaded = None  # cfn-lint and the engine both report why, with positions
     lines = _lines(path) if path.is_file() else {}

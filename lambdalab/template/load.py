@@ -11,8 +11,11 @@ import copy
 import datetime
 import hashlib
 import json
+import logging
 import re
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -21,13 +24,14 @@ from typing import Any
 from lambdalab.config import REGION
 from lambdalab.environ import environ
 from lambdalab.errors import ConfigurationError
+from lambdalab.template.intrinsics import PSEUDO
 from lambdalab.template.refusals import Refused, TemplateRefused, located
 
 CODE_BUCKET = "lambdalab-local-code"
 FUNCTION_TYPE = "AWS::Serverless::Function"
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 # Bumped when what is cached changes shape, so an older cache entry is never read as a newer one.
-CACHE_FORMAT = "3"
+CACHE_FORMAT = "4"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
 
 
@@ -113,10 +117,22 @@ def _local_path(value: Any) -> bool:
     return isinstance(value, str) and not value.startswith("s3://")
 
 
-def _sam_code_uris(sam: dict[str, Any]) -> _Code:
+def _parameter_ref(value: Any, sam: dict[str, Any], parameters: Mapping[str, Any]) -> Any:
+    """A ``!Ref`` to a template parameter as its value (given, else its Default), as the SAM
+    transform resolves a CodeUri or ContentUri; anything else as it is."""
+    name = value.get("Ref") if isinstance(value, dict) and len(value) == 1 else None
+    declared = sam.get("Parameters")
+    if not isinstance(name, str) or not isinstance(declared, dict) or name not in declared:
+        return value
+    spec = declared[name] if isinstance(declared[name], dict) else {}
+    return parameters.get(name, spec.get("Default", value))
+
+
+def _sam_code_uris(sam: dict[str, Any], parameters: Mapping[str, Any]) -> _Code:
     """Point every function's CodeUri and every layer's ContentUri at a fake S3 object the
-    translator accepts, and remember what was written: SAM's default CodeUri is ``.``, the folder
-    of the template; InlineCode is kept to be written out as ``index.py``."""
+    translator accepts, and remember what was written (a ``!Ref`` to a parameter as its value):
+    SAM's default CodeUri is ``.``, the folder of the template; InlineCode is kept to be written
+    out as ``index.py``."""
     glob = (sam.get("Globals") or {}).get("Function") or {}
     code = _Code()
     for logical_id, res in sam.get("Resources", {}).items():
@@ -124,7 +140,7 @@ def _sam_code_uris(sam: dict[str, Any]) -> _Code:
             continue
         props = res.setdefault("Properties", {}) if res.get("Type") in (FUNCTION_TYPE, LAYER_TYPE) else {}
         if res.get("Type") == LAYER_TYPE:
-            uri = props.get("ContentUri")
+            uri = _parameter_ref(props.get("ContentUri"), sam, parameters)
             if isinstance(uri, str) and _local_path(uri):
                 code.layers[logical_id] = uri
                 props["ContentUri"] = f"s3://{CODE_BUCKET}/layer/{logical_id}"
@@ -137,7 +153,7 @@ def _sam_code_uris(sam: dict[str, Any]) -> _Code:
             code.inline[logical_id] = props.pop("InlineCode")
             code.uris[logical_id] = "."
         else:
-            uri = props.get("CodeUri", glob.get("CodeUri", "."))
+            uri = _parameter_ref(props.get("CodeUri", glob.get("CodeUri", ".")), sam, parameters)
             where = "CodeUri" if "CodeUri" in props else "Globals.Function.CodeUri" if "CodeUri" in glob else ""
             if not _local_path(uri):
                 code.refusals.append((logical_id, where or "CodeUri",
@@ -174,7 +190,32 @@ def _import_translator() -> Any:
     return transform
 
 
-def _transform(sam: dict[str, Any]) -> dict[str, Any]:
+# The translator's loggers: it warns about its own feature flags ("Feature 'normalized_open_api_version'
+# not available in Feature Toggle Config."), which says nothing about the template.
+TRANSLATOR_LOGGER = "samtranslator"
+
+
+@contextmanager
+def _quiet_translator() -> Iterator[None]:
+    """Hide the translator's log lines below ERROR while it transforms: its refusals come as
+    exceptions, which the engine reports itself."""
+    logger = logging.getLogger(TRANSLATOR_LOGGER)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def translator_parameters(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The parameter values the SAM transform resolves SAM properties with (``AutoPublishAlias:
+    !Ref Alias``, an Api's ``StageName: !Ref Stage``), as ``sam local`` gives them: the pseudo
+    parameters of the local cloud and ``overrides``; the translator adds each parameter's Default."""
+    return {**PSEUDO, **dict(overrides or {})}
+
+
+def _transform(sam: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
     from samtranslator.model.exceptions import InvalidDocumentException  # lazy: the translator, ~1 s
 
     transform = _import_translator().transform
@@ -184,8 +225,8 @@ def _transform(sam: dict[str, Any]) -> dict[str, Any]:
             return {}
 
     try:
-        with environ(TRANSLATOR_ENVIRONMENT):
-            return dict(transform(copy.deepcopy(sam), {}, _NoManagedPolicies()))
+        with environ(TRANSLATOR_ENVIRONMENT), _quiet_translator():
+            return dict(transform(copy.deepcopy(sam), dict(parameters), _NoManagedPolicies()))
     except InvalidDocumentException as exc:
         raise Refused([_sam_refusal(getattr(c, "message", str(c))) for c in exc.causes or [exc]]) from None
     finally:
@@ -223,14 +264,17 @@ def _drop_translator_metrics() -> None:
     MetricsMethodWrapperSingleton.get_instance().publish()
 
 
-def load_template(path: str | Path) -> LoadedTemplate:
-    """Read and transform ``path``; raises ConfigurationError for anything malformed."""
+def load_template(path: str | Path, parameter_overrides: Mapping[str, Any] | None = None) -> LoadedTemplate:
+    """Read and transform ``path``, the SAM transform given ``parameter_overrides`` as ``sam local
+    --parameter-overrides`` gives them; raises ConfigurationError for anything malformed."""
     path = Path(path).resolve()
     if not path.is_file():
         raise ConfigurationError(missing(path))
     raw = path.read_bytes()
     check_utf8(path, raw)
-    key = hashlib.sha256(raw + version("aws-sam-translator").encode() + CACHE_FORMAT.encode()).hexdigest()[:32]
+    parameters = translator_parameters(parameter_overrides)
+    given = json.dumps(parameters, sort_keys=True, default=str).encode()
+    key = hashlib.sha256(raw + given + version("aws-sam-translator").encode() + CACHE_FORMAT.encode()).hexdigest()[:32]
     cached = _cache_dir(path) / f"{key}.json"
     if cached.is_file():
         data = json.loads(cached.read_text())
@@ -245,11 +289,11 @@ def load_template(path: str | Path) -> LoadedTemplate:
     if untyped:
         raise TemplateRefused(located(sam, path, untyped), path.name)
     original = copy.deepcopy(sam)
-    code = _sam_code_uris(sam)
+    code = _sam_code_uris(sam, parameters)
     transforms = sam.get("Transform")
     is_sam = transforms == SAM_TRANSFORM or (isinstance(transforms, list) and SAM_TRANSFORM in transforms)
     try:
-        cfn = _transform(sam) if is_sam else sam
+        cfn = _transform(sam, parameters) if is_sam else sam
     except ConfigurationError as exc:
         raise TemplateRefused(located(original, path, [exc]), path.name) from None
     try:

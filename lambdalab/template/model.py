@@ -29,18 +29,21 @@ from lambdalab.dataplane.provision import (
     DATA_PLANE_TYPES,
     NOT_EMULATED_TYPES,
     NOT_ENFORCED_TYPES,
+    SCHEDULE_TYPES,
     ClientFactory,
     ResourceType,
 )
 from lambdalab.errors import ConfigurationError
+from lambdalab.sources.schedules.rules import Schedule, as_sam_event
+from lambdalab.sources.schedules.rules import read as read_schedule
 from lambdalab.template.conditions import Conditions
 from lambdalab.template.cors import CORS_KEY, Cors, cors_of, mock_answer
 from lambdalab.template.intrinsics import Resolver, references
 from lambdalab.template.layers import LAYER_VERSION, layer_arn, layer_paths
-from lambdalab.template.load import LoadedTemplate
+from lambdalab.template.load import LoadedTemplate, load_template
 from lambdalab.template.openapi import SAM_API_TYPES, operations, sam_api_refusals
 from lambdalab.template.parameters import parameter_values
-from lambdalab.template.refusals import Refused, TemplateRefused, as_written, flatten, located
+from lambdalab.template.refusals import Refusal, Refused, TemplateRefused, as_written, flatten, located
 from lambdalab.template.schema import schema_refusals
 from lambdalab.validation import integer
 
@@ -108,9 +111,12 @@ class CloudModel:
     event_source_mappings: dict[str, dict[str, Any]] = field(default_factory=dict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     bucket_notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    schedules: dict[str, Schedule] = field(default_factory=dict)  # rules and Scheduler schedules, checked
     layer_dirs: dict[str, Path] = field(default_factory=dict)  # SAM LayerVersion logical id -> folder
     layers: dict[str, Path] = field(default_factory=dict)  # local layer ARN -> folder
     layer_paths: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # function -> its import path
+    # function -> its execution role's credentials, as environment variables (lambdalab.dataplane.roles)
+    role_credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     # (logical id, property or None, what it is) accepted without a local effect, as transformed
     not_emulated: list[tuple[str, str | None, str]] = field(default_factory=list)
 
@@ -274,8 +280,34 @@ class CloudModel:
         elif kind == SUBSCRIPTION:
             self.subscriptions[lid] = props
             self.attrs[lid] = {"Ref": f"{props.get('TopicArn')}:{_uuid(lid)}"}
+        elif kind in SCHEDULE_TYPES:
+            self._schedule(lid, kind, props)
         else:
             raise ConfigurationError(f"resource type {kind} is not supported locally", lid, "Type")
+
+    def _schedule(self, lid: str, kind: str, props: dict[str, Any]) -> None:
+        """A rule or Scheduler schedule, checked (refusals named as a SAM event's properties when SAM
+        made it from one) and kept for the schedules source."""
+        attrs = SCHEDULE_TYPES[kind](lid, props)
+        arns = frozenset(f.FunctionArn for f in self.functions.values())
+        schedule, refused, notices = read_schedule(lid, kind, props, str(attrs["Arn"]), arns)
+        event = self._sam_event_properties(lid)
+        rename = (lambda p: as_sam_event(kind, p, event)) if event is not None else (lambda p: p)
+        self.not_emulated += [(lid, rename(prop), what) for prop, what in notices]
+        if refused:
+            raise Refused([ConfigurationError(Refusal.of(e).message, lid, rename(e.property)) for e in refused])
+        assert schedule is not None
+        self.schedules[lid] = schedule
+        self.attrs[lid] = attrs
+
+    def _sam_event_properties(self, lid: str) -> dict[str, Any] | None:
+        """The ``Properties`` of the SAM function event ``lid`` was made from, if it was."""
+        owner, prop = as_written(self.template.sam, lid, "_")
+        if owner == lid or not prop or not prop.startswith("Events."):
+            return None
+        event = prop.split(".")[1]
+        written = self.template.sam["Resources"][owner].get("Properties", {}).get("Events", {}).get(event, {})
+        return dict(written.get("Properties") or {})
 
     def _attach_invoke_config(self, target: str, config: EventInvokeConfig) -> None:
         match = [f for f in self.functions.values() if target in (f.FunctionName, f.FunctionArn)]
@@ -300,6 +332,9 @@ class CloudModel:
                         found.append(exc)
         dry_found: list[ConfigurationError] = []
         dry.deploy(None, dry_found)
+        from lambdalab.sources.base import template_refusals  # lazy: the sources import this module
+
+        dry_found += template_refusals(dry)
         if written_apis:  # an OpenAPI body SAM made from refused events would only repeat them
             dry_found = [e for e in dry_found if not self._in_generated_body(e)]
         unlocated = {lid for lid, _, _ in self.template.refusals}  # their code is nowhere to look for a handler
@@ -402,34 +437,46 @@ class CloudModel:
         sam_type = self.template.sam["Resources"].get(lid, {}).get("Type")
         where = "DefinitionBody" if sam_type in SAM_API_TYPES else "Body"
         routes = []
-        for path, method, integration, at in operations(lid, where, body):
-            if integration.get("type") == "mock" and method == "options":
-                routes.append(Route(method.upper(), path, "", "1.0", 0, mock=mock_answer(lid, at, integration)))
-                continue
-            uri = integration.get("uri", {})
-            text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
-            text = text[0] if isinstance(text, list) else text
-            found = _FUNCTION_IN_URI.search(str(text))
-            if integration.get("type") != "aws_proxy":
-                raise ConfigurationError("only Lambda proxy integrations are supported locally", lid, at)
-            if not found or self.resources.get(found.group(1), {}).get("Type") != "AWS::Lambda::Function":
-                raise ConfigurationError(f"integration of {method.upper()} {path} is not a template function", lid, at)
-            routes.append(Route(
-                method="ANY" if method == "x-amazon-apigateway-any-method" else method.upper(),
-                path=path,
-                function=found.group(1),
-                payload_format=str(integration.get("payloadFormatVersion", "2.0" if kind == "HTTP" else "1.0")),
-                timeout_ms=_int_in_range(lid, f"{path} timeoutInMillis",
-                                         integration.get("timeoutInMillis", INTEGRATION_TIMEOUT_MS[kind][1]),
-                                         *INTEGRATION_TIMEOUT_MS[kind]),
-            ))
+        refused: list[ConfigurationError] = []
+        for path, method, integration, at in operations(lid, where, body, refused):
+            try:
+                routes.append(self._route(lid, kind, path, method, integration, at))
+            except ConfigurationError as exc:
+                refused.append(exc)
+        if refused:
+            raise Refused(refused)
         stage = "$default" if kind == "HTTP" else "Prod"
-        for other in self.resources.values():
+        for other_lid, other in self.resources.items():
             p = other.get("Properties", {})
             if other["Type"] in ("AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage") and \
-                    {"Ref": lid} in (p.get("RestApiId"), p.get("ApiId")):
-                stage = str(p.get("StageName", stage))
+                    {"Ref": lid} in (p.get("RestApiId"), p.get("ApiId")):  # a StageName: !Ref Stage too
+                stage = str(self.resolver().resolve(p.get("StageName", stage), (other_lid, "Properties.StageName")))
         return ApiConfig(lid, kind, _api_id(lid), stage, tuple(routes), cors_of(lid, f"{where}.{CORS_KEY}", body))
+
+    def _route(self, lid: str, kind: str, path: str, method: str, integration: Any, at: str) -> Route:
+        """One operation's route: a Lambda proxy integration of a template function, or SAM's mock
+        answer to a CORS preflight."""
+        if not isinstance(integration, dict):
+            raise ConfigurationError("must be a mapping", lid, at)
+        if integration.get("type") == "mock" and method == "options":
+            return Route(method.upper(), path, "", "1.0", 0, mock=mock_answer(lid, at, integration))
+        uri = integration.get("uri", {})
+        text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
+        text = text[0] if isinstance(text, list) else text
+        found = _FUNCTION_IN_URI.search(str(text))
+        if integration.get("type") != "aws_proxy":
+            raise ConfigurationError("only Lambda proxy integrations are supported locally", lid, at)
+        if not found or self.resources.get(found.group(1), {}).get("Type") != "AWS::Lambda::Function":
+            raise ConfigurationError(f"integration of {method.upper()} {path} is not a template function", lid, at)
+        return Route(
+            method="ANY" if method == "x-amazon-apigateway-any-method" else method.upper(),
+            path=path,
+            function=found.group(1),
+            payload_format=str(integration.get("payloadFormatVersion", "2.0" if kind == "HTTP" else "1.0")),
+            timeout_ms=_int_in_range(lid, f"{path} timeoutInMillis",
+                                     integration.get("timeoutInMillis", INTEGRATION_TIMEOUT_MS[kind][1]),
+                                     *INTEGRATION_TIMEOUT_MS[kind]),
+        )
 
 
 def _uuid(lid: str) -> str:
@@ -484,6 +531,8 @@ def build_model(template: LoadedTemplate, code_path: Callable[[str], str] | None
     """Classify and check the template; ``code_path`` may rewrite each CodeUri (labs -> solutions);
     ``parameter_overrides`` give parameters their values, as ``sam local --parameter-overrides``.
     Every refusal is raised at once (a TemplateRefused), before anything is created."""
+    if parameter_overrides:  # the SAM transform resolves some SAM properties from them
+        template = load_template(template.path, parameter_overrides)
     base = template.path.parent
     code_dirs = {
         lid: template.inline_dir(lid) if lid in template.inline_code
@@ -517,6 +566,15 @@ class Placeholder(dict[str, Any]):
         if self.attributes is not None and attr != "Ref" and attr not in self.attributes:
             raise ConfigurationError(_no_attribute(self.logical_id, attr, self.attributes))
         return f"arn:aws:placeholder:{REGION}:{ACCOUNT_ID}:{self.logical_id}/{attr}/placeholder/0"
+
+    @staticmethod
+    def parsed(value: Any) -> tuple[str, str] | None:
+        """(logical id, attribute) of a placeholder text ``value`` stands for; None for any other value."""
+        found = _PLACEHOLDER.match(value) if isinstance(value, str) else None
+        return (found.group(1), found.group(2)) if found else None
+
+
+_PLACEHOLDER = re.compile(rf"^arn:aws:placeholder:{re.escape(REGION)}:{ACCOUNT_ID}:([\w-]+)/(\w+)/placeholder/0$")
 
 
 def _no_attribute(logical_id: str, attr: str, attributes: Iterable[str]) -> str:

@@ -83,47 +83,59 @@ def sam_api_refusals(sam: dict[str, Any]) -> list[ConfigurationError]:
     return found
 
 
-def operations(lid: str, where: str, body: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], str]]:
+def operations(lid: str, where: str, body: dict[str, Any],
+               refusals: list[ConfigurationError] | None = None) -> Iterator[tuple[str, str, dict[str, Any], str]]:
     """Each operation of an OpenAPI ``body`` as (path, method, integration, property path of the
     integration), after refusing whatever in it the local gateway would ignore; ``where`` names the
-    body's property (``Body``, or ``DefinitionBody`` for a SAM API)."""
+    body's property (``Body``, or ``DefinitionBody`` for a SAM API). With ``refusals``, every refusal
+    is added to it and the operations it concerns are left out, so that all of them come at once;
+    without, the first is raised."""
+    def refuse(message: str, at: str) -> None:
+        if refusals is None:
+            raise ConfigurationError(message, lid, at)
+        refusals.append(ConfigurationError(message, lid, at))
+
     for key in body:
         if key in BODY_REFUSALS or key not in BODY_KEYS:
-            raise ConfigurationError(BODY_REFUSALS.get(key, "OpenAPI setting not supported locally"), lid,
-                                     f"{where}.{key}")
+            refuse(BODY_REFUSALS.get(key, "OpenAPI setting not supported locally"), f"{where}.{key}")
     for key in body.get("components") or {}:
         if key not in COMPONENT_KEYS:
-            message = AUTH if key == "securitySchemes" else "OpenAPI setting not supported locally"
-            raise ConfigurationError(message, lid, f"{where}.components.{key}")
+            refuse(AUTH if key == "securitySchemes" else "OpenAPI setting not supported locally",
+                   f"{where}.components.{key}")
     for path, item in (body.get("paths") or {}).items():
         item_where = f"{where}.paths.{path}"
         if not isinstance(item, dict):
-            raise ConfigurationError("a path must map methods to operations", lid, item_where)
+            refuse("a path must map methods to operations", item_where)
+            continue
         for method, op in item.items():
             at = f"{item_where}.{method}"
             if method == "parameters":
-                _check_parameters(lid, at, op)
+                if not _path_parameters_only(op):
+                    refuse(PARAMETERS, at)
                 continue
             if method in ("summary", "description"):
                 continue
             if method not in METHODS:
-                raise ConfigurationError("OpenAPI setting not supported locally", lid, at)
+                refuse("OpenAPI setting not supported locally", at)
+                continue
             if not isinstance(op, dict) or not op.get(INTEGRATION):
-                raise ConfigurationError(f"an operation without {INTEGRATION} is not supported locally "
-                                         "(only Lambda proxy integrations are)", lid, at)
+                refuse(f"an operation without {INTEGRATION} is not supported locally "
+                       "(only Lambda proxy integrations are)", at)
+                continue
             for key in op:
                 if key == "parameters":
-                    _check_parameters(lid, f"{at}.parameters", op[key])
+                    if not _path_parameters_only(op[key]):
+                        refuse(PARAMETERS, f"{at}.parameters")
                 elif key in OPERATION_REFUSALS and op[key] not in ([], None):
-                    raise ConfigurationError(OPERATION_REFUSALS[key], lid, f"{at}.{key}")
+                    refuse(OPERATION_REFUSALS[key], f"{at}.{key}")
                 elif key not in DOCUMENTATION and key not in OPERATION_REFUSALS and key != INTEGRATION:
-                    raise ConfigurationError("OpenAPI setting not supported locally", lid, f"{at}.{key}")
-            yield path, method, op[INTEGRATION], f"{at}.{INTEGRATION}"
+                    refuse("OpenAPI setting not supported locally", f"{at}.{key}")
+            yield path, method, op[INTEGRATION], f"{at}.{INTEGRATION}"  # its integration is checked too
 
 
-def _check_parameters(lid: str, at: str, parameters: Any) -> None:
+def _path_parameters_only(parameters: Any) -> bool:
     """Path parameters only name the path's own variables, which the gateway passes on; any other
     parameter (query string, header, body) is a request check the gateway does not make."""
-    for parameter in parameters or []:
-        if not isinstance(parameter, dict) or parameter.get("in") != "path":
-            raise ConfigurationError(PARAMETERS, lid, at)
+    if not parameters:
+        return True
+    return isinstance(parameters, list) and all(isinstance(p, dict) and p.get("in") == "path" for p in parameters)

@@ -129,7 +129,8 @@ def test_ten_thousand_sqs_messages_are_each_processed_once_or_dead_lettered(make
     events = ("BatchSize: 100\nMaximumBatchingWindowInSeconds: 1\nFunctionResponseTypes: [ReportBatchItemFailures]\n"
               "ScalingConfig:\n  MaximumConcurrency: 2")
     resources, _ = queue_app(visibility=30, max_receive=4, timeout=3, events=events)
-    cloud = make_cloud(resources + ITEMS_TABLE, {"worker.py": CHAOS_WORKER})
+    worker_policies = "    Policies: [{DynamoDBCrudPolicy: {TableName: !Ref Items}}]\n"  # the Worker's last property
+    cloud = make_cloud(resources + worker_policies + ITEMS_TABLE, {"worker.py": CHAOS_WORKER})
     meter = Meter()
     send(cloud, *({"id": n, "poison": n in poison} for n in range(total)))
     cloud.run_until_idle()

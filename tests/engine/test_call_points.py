@@ -85,13 +85,15 @@ ShortClock:
   Properties: {CodeUri: src/, Handler: app.clock, Timeout: 3}
 Writer:
   Type: AWS::Serverless::Function
-  Properties: {CodeUri: src/, Handler: app.writer, Timeout: 10}
+  Properties:
+    {CodeUri: src/, Handler: app.writer, Timeout: 10, Policies: [{DynamoDBCrudPolicy: {TableName: !Ref Items}}]}
 Racer:
   Type: AWS::Serverless::Function
   Properties:
     CodeUri: src/
     Handler: app.racer
     Timeout: 10
+    Policies: [{DynamoDBCrudPolicy: {TableName: !Ref Items}}]
     Events:
       Jobs:
         Type: SQS
@@ -412,6 +414,7 @@ Recorder:
     CodeUri: src/
     Handler: recorder.handler
     Timeout: 10
+    Policies: [{DynamoDBCrudPolicy: {TableName: !Ref Items}}]
     Events:
       Events:
         Type: Kinesis

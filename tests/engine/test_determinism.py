@@ -50,10 +50,12 @@ def background(event, context):
     return work(event["key"], event["sleep"])
 '''}
 
+CRUD = "Policies:\n  - DynamoDBCrudPolicy: {TableName: !Ref Items}\n"
 RESOURCES = TABLE + function(
     "Worker", "app.worker", Timeout=30,
-    extra="Events:\n  Jobs:\n    Type: SQS\n    Properties:\n      Queue: !GetAtt Jobs.Arn\n      BatchSize: 1\n",
-) + function("Background", "app.background", Timeout=30, ReservedConcurrentExecutions=2)
+    extra="Events:\n  Jobs:\n    Type: SQS\n    Properties:\n      Queue: !GetAtt Jobs.Arn\n      BatchSize: 1\n"
+          + CRUD,
+) + function("Background", "app.background", Timeout=30, ReservedConcurrentExecutions=2, extra=CRUD)
 
 
 def scenario(tmp_path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:

@@ -259,7 +259,7 @@ def test_every_refusal_comes_at_once_named_as_written_with_its_line_before_anyth
     assert lines[0] == "template.yaml: 5 settings cannot run locally (nothing was started):"
     written = template.read_text().splitlines()
     expected = {"Globals.Api.MethodSettings": "MethodSettings", "Fn.Runtime": "Runtime",
-                "Fn.VpcConfig": "VpcConfig", "Schedule.Type": "Type: AWS::Events::Rule",
+                "Fn.VpcConfig": "VpcConfig", "Activity.Type": "Type: AWS::StepFunctions::Activity",
                 "Table.ContributorInsightsSpecification": "ContributorInsightsSpecification"}
     for where, text in expected.items():
         line = next(line for line in lines[1:] if f" {where}: " in line)
@@ -392,9 +392,8 @@ def test_an_intrinsic_that_cannot_be_resolved_names_the_property_it_is_in(tmp_pa
 
 
 def test_an_event_sources_refusal_is_named_as_written_and_leaves_no_server_running(tmp_path):
-    """A filter pattern that is not JSON [FILTER] is refused by the SQS event source, after the data
-    plane started: still one line, named as written, and the Lambda API server it had started is
-    stopped."""
+    """A filter pattern that is not JSON [FILTER] is refused by the SQS event source's check in the
+    dry run: one line, named as written, and no server is left running."""
     import threading
 
     (tmp_path / "template.yaml").write_text(
@@ -413,3 +412,112 @@ def test_an_event_sources_refusal_is_named_as_written_and_leaves_no_server_runni
     assert str(raised.value).startswith(where)
     assert "\n" not in str(raised.value)
     assert not servers() - before  # none started by this start is left running
+
+
+def _refused_before_anything_starts(name: str, monkeypatch) -> list[str]:
+    """The refusal's lines, from a start that never started a data plane, a server or a function."""
+    import threading
+
+    from lambdalab.dataplane.server import DataPlane
+
+    def never(self):
+        raise AssertionError("the data plane started")
+
+    monkeypatch.setattr(DataPlane, "start", never)
+    before = {t for t in threading.enumerate() if t.name.startswith("lambdalab-")}
+    with pytest.raises(TemplateRefused) as raised:
+        start(name)
+    assert not {t for t in threading.enumerate() if t.name.startswith("lambdalab-")} - before
+    assert "Traceback" not in str(raised.value)
+    return str(raised.value).splitlines()
+
+
+def _each_at_its_line(name: str, lines: list[str], expected: dict[str, str]) -> None:
+    written = (TEMPLATES / name / "template.yaml").read_text().splitlines()
+    assert len(lines) == len(expected) + 1, lines
+    for where, text in expected.items():
+        line = next(line for line in lines[1:] if f" {where}: " in line)
+        number = int(re.match(r"\s+template\.yaml:(\d+): ", line).group(1))
+        assert text in written[number - 1], (line, written[number - 1])
+
+
+def test_event_source_refusals_come_with_the_templates_other_refusals_before_anything_starts(monkeypatch):
+    """SQS, Kinesis, DynamoDB Streams, SNS and destination settings the event sources refuse are
+    found in the dry run, from the template alone: all at once, each at its line, before a data
+    plane, a server or a function exists."""
+    lines = _refused_before_anything_starts("refused_event_sources_all_at_once", monkeypatch)
+    assert lines[0] == "template.yaml: 5 settings cannot run locally (nothing was started):"
+    _each_at_its_line("refused_event_sources_all_at_once", lines, {
+        "Fn.Events.Work.Properties.BatchSize": "BatchSize: 50",
+        "Fn.Events.Click.Properties.TumblingWindowInSeconds": "TumblingWindowInSeconds: 30",
+        "Fn.Events.Change.Properties.ParallelizationFactor": "ParallelizationFactor: 20",
+        "Fn.Events.Alert.Properties.Region": "Region: eu-west-3",
+        "Fn.EventInvokeConfig.OnFailure": "EventInvokeConfig",
+    })
+    assert "Maximum batch window in seconds must be greater than 0" in "\n".join(lines)
+
+
+def test_every_refusal_of_an_openapi_body_comes_at_once(monkeypatch):
+    """Not only the first: an operation's security and its mock integration, an operation without an
+    integration, a query-string parameter."""
+    lines = _refused_before_anything_starts("refused_openapi_all_at_once", monkeypatch)
+    assert lines[0] == "template.yaml: 4 settings cannot run locally (nothing was started):"
+    _each_at_its_line("refused_openapi_all_at_once", lines, {
+        "Api.DefinitionBody.paths./a.get.security": "security:",
+        "Api.DefinitionBody.paths./a.get.x-amazon-apigateway-integration": "type: mock",
+        "Api.DefinitionBody.paths./b.get": "get: {}",
+        "Api.DefinitionBody.paths./c.post.parameters": "in: query",
+    })
+
+
+def test_an_event_source_refusal_in_the_dry_run_is_the_same_from_build_model():
+    from lambdalab.template import build_model, load_template
+
+    with pytest.raises(TemplateRefused) as dry:
+        build_model(load_template(TEMPLATES / "refused_event_sources_all_at_once" / "template.yaml"))
+    assert len(dry.value.refusals) == 5
+
+
+# -- parameters the SAM transform resolves ---------------------------------------------------------
+def test_parameter_overrides_reach_the_sam_transform_and_the_properties_it_resolves():
+    with start("starts_parameters_in_sam_properties") as prod:
+        assert prod.api_url("Api").endswith("/prod")
+        assert prod.function("Fn").CodeUri == (TEMPLATES / "code").resolve()
+    with start("starts_parameters_in_sam_properties", parameter_overrides={"Stage": "dev"}) as dev:
+        assert dev.api_url("Api").endswith("/dev") and dev.function("Fn").Environment["STAGE"] == "dev"
+        status, _ = request(dev.api_url("Api") + "/x")
+        assert status == 200
+
+
+def test_a_code_uri_from_a_parameter_takes_the_override():
+    with pytest.raises(TemplateRefused, match=r"Fn\.CodeUri: CodeUri directory \S*nowhere does not exist"):
+        start("starts_parameters_in_sam_properties", parameter_overrides={"Code": "nowhere/"})
+
+
+def test_the_transform_cache_keeps_one_entry_per_set_of_parameter_values(tmp_path):
+    """``AutoPublishAlias: !Ref Alias`` is resolved by the SAM transform itself: its Alias resource
+    is named after the value, so a cached transform of other values must not be reused."""
+    from lambdalab.template.load import load_template
+
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nParameters:\n  Alias: {Type: String, Default: live}\n"
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        f"    Properties: {{Handler: app.handler, Runtime: python3.12, CodeUri: {TEMPLATES / 'code'}, "
+        "AutoPublishAlias: !Ref Alias}\n")
+    assert "FnAliaslive" in load_template(tmp_path / "template.yaml").cfn["Resources"]
+    assert "FnAliasblue" in load_template(tmp_path / "template.yaml", {"Alias": "blue"}).cfn["Resources"]
+    assert "FnAliaslive" in load_template(tmp_path / "template.yaml").cfn["Resources"]
+
+
+def test_the_sam_transform_prints_nothing_of_its_own(tmp_path, caplog):
+    """The translator logs a warning about its own feature flags for an OpenAPI body ("Feature
+    'normalized_open_api_version' not available in Feature Toggle Config."); nothing of it reaches
+    the learner's output."""
+    import logging
+
+    (tmp_path / "template.yaml").write_text((TEMPLATES / "refused_openapi_all_at_once" / "template.yaml").read_text()
+                                            .replace("../code/", str(TEMPLATES / "code")))
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(TemplateRefused):
+        LocalCloud.start(tmp_path / "template.yaml")  # a cold cache: the transform runs
+    assert not [r for r in caplog.records if r.name.startswith("samtranslator") and r.levelno >= logging.WARNING]

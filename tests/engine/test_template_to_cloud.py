@@ -69,7 +69,8 @@ def test_resources_are_provisioned_and_refs_resolve_into_function_environments(m
 
 def test_functions_get_aws_reserved_variables_and_never_the_users_credentials(monkeypatch, make_cloud):
     """Lambda builds the environment from scratch: reserved variables, the template's, and the
-    function role's credentials [ENV]; locally the credentials are fake and endpoints are local."""
+    function role's credentials [ENV]; locally the credentials are a session of the role from the
+    local STS [ROLE], and endpoints are local."""
     # monkeypatch comes first so it is undone after the cloud's close restores the environment.
     monkeypatch.setenv("AWS_PROFILE", "my-real-account")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALKEY")
@@ -83,7 +84,7 @@ def test_functions_get_aws_reserved_variables_and_never_the_users_credentials(mo
     assert env["_HANDLER"] == "app.handler"
     assert env["AWS_REGION"] == "us-east-1"
     assert env["AWS_PROFILE"] is None and env["SOME_HOST_VARIABLE"] is None
-    assert env["AWS_ACCESS_KEY_ID"] == "testing"
+    assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")  # temporary credentials, never the user's
     assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
 
 

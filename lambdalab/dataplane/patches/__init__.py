@@ -3,7 +3,8 @@ replaces, its replacement and why.
 
 Grouped by job: ``dispatch`` (the one lock all of moto runs under, and the lists its server rebuilt
 per request), ``ec2`` (moto's EC2 models imported lightly), ``sqs`` (SQS made linear in queue
-depth, new messages noted for pollers), ``dynamodb`` and ``kinesis`` (one stream record per change,
+depth, new messages noted for pollers), ``iam`` (a function's calls checked against its execution
+role), ``dynamodb`` and ``kinesis`` (one stream record per change,
 transactions that copy items not tables, new records noted), ``notifications`` (S3 events and SNS
 deliveries to Lambda handed to the engine's listeners as plain values). What AWS answers is
 unchanged; ``unpatched()`` gives moto as released, for the tests that compare the two.

@@ -25,7 +25,7 @@ from lambdalab.errors import LambdaLabError
 PINNED_MOTO_VERSION = "5.2.5"
 DEFAULT_GROUP = "dataplane"
 GROUPS = {  # group -> its modules in this package
-    DEFAULT_GROUP: ("dispatch", "ec2", "sqs"),  # when a data plane starts
+    DEFAULT_GROUP: ("dispatch", "ec2", "sqs", "iam"),  # when a data plane starts
     "streams": ("dynamodb", "kinesis"),  # when a cloud maps a stream to a function
     "notifications": ("notifications",),  # when a source listens to S3 events or SNS deliveries
 }

@@ -15,16 +15,41 @@ FunctionEventInvokeConfig operations.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from lambdalab.clock import Clock
 from lambdalab.config import FunctionConfig
-from lambdalab.sources.asyncinvoke.config import EventInvokeConfigs, _not_found, check_function, to_response
+from lambdalab.errors import ConfigurationError
+from lambdalab.sources.asyncinvoke.config import (
+    EventInvokeConfigs,
+    _not_found,
+    async_refusals,
+    check_function,
+    to_response,
+)
 from lambdalab.sources.asyncinvoke.destinations import Destinations
 from lambdalab.sources.asyncinvoke.queue import AsyncQueue, AsyncStats
-from lambdalab.sources.asyncinvoke.s3 import S3Notifications
-from lambdalab.sources.asyncinvoke.sns import SnsDeliveries
-from lambdalab.sources.base import Poller, SourceContext
+from lambdalab.sources.asyncinvoke.s3 import S3Notifications, notification_refusals
+from lambdalab.sources.asyncinvoke.sns import SnsDeliveries, subscription_refusals
+from lambdalab.sources.base import Poller, SourceContext, stand_in
+
+if TYPE_CHECKING:
+    from lambdalab.template.model import CloudModel
+
+
+def refusals(model: CloudModel) -> list[ConfigurationError]:
+    """What ``attach`` would refuse, from a dry deployment's ``model``: each function's destinations
+    and dead-letter queue (a resource of the template read as the ARN it will have), the template's
+    S3 notifications and SNS subscriptions."""
+    found: list[ConfigurationError] = []
+    for fn in model.functions.values():
+        config = fn.EventInvokeConfig
+        found += async_refusals(replace(
+            fn, DeadLetterQueue=stand_in(model, fn.DeadLetterQueue),
+            EventInvokeConfig=replace(config, OnSuccess=stand_in(model, config.OnSuccess),
+                                      OnFailure=stand_in(model, config.OnFailure))))
+    return found + notification_refusals(model) + subscription_refusals(model)
 
 
 def attach(context: SourceContext) -> list[Poller]:
@@ -69,4 +94,4 @@ class ConfigOperations:
         return {"FunctionEventInvokeConfigs": items}
 
 
-__all__ = ["AsyncQueue", "AsyncStats", "ConfigOperations", "attach"]
+__all__ = ["AsyncQueue", "AsyncStats", "ConfigOperations", "attach", "refusals"]

@@ -82,16 +82,26 @@ def to_response(function_arn: str, config: EventInvokeConfig, last_modified: flo
 
 def check_function(fn: FunctionConfig) -> None:
     """The template's async settings for ``fn``: refuse destinations and DLQs the engine cannot serve."""
+    for refusal in async_refusals(fn):
+        raise refusal
+
+
+def async_refusals(fn: FunctionConfig) -> list[ConfigurationError]:
+    """Every destination and dead-letter queue of ``fn`` the engine cannot serve (pure: read from its
+    configuration, without a data plane)."""
+    found = []
     invoke_config = fn.EventInvokeConfig
     for condition, arn in (("OnSuccess", invoke_config.OnSuccess), ("OnFailure", invoke_config.OnFailure)):
         if arn:
             try:
                 check_destination(arn, condition)
             except (InvalidParameterValueException, NotSupportedLocally) as exc:
-                raise ConfigurationError(exc.message, fn.logical_id, f"EventInvokeConfig.{condition}") from None
+                found.append(ConfigurationError(exc.message, fn.logical_id, f"EventInvokeConfig.{condition}"))
     if fn.DeadLetterQueue and arn_service(fn.DeadLetterQueue) not in DEAD_LETTER_SERVICES:
-        raise ConfigurationError(f"a dead-letter queue must be an SQS queue or an SNS topic, got {fn.DeadLetterQueue}",
-                                 fn.logical_id, "DeadLetterConfig")
+        found.append(ConfigurationError(
+            f"a dead-letter queue must be an SQS queue or an SNS topic, got {fn.DeadLetterQueue}",
+            fn.logical_id, "DeadLetterConfig"))
+    return found
 
 
 @dataclass(frozen=True)

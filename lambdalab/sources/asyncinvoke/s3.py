@@ -22,11 +22,13 @@ from lambdalab.config import REGION
 from lambdalab.errors import AwsApiError, ConfigurationError
 from lambdalab.sources.asyncinvoke.push import PushSource
 from lambdalab.sources.asyncinvoke.s3events import s3_event, s3_record, sequencer
+from lambdalab.sources.base import function_refusals
 
 if TYPE_CHECKING:
     from lambdalab.dataplane.patches import S3ObjectEvent
     from lambdalab.sources.asyncinvoke.queue import AsyncQueue
     from lambdalab.sources.base import SourceContext
+    from lambdalab.template.model import CloudModel
 
 BUCKET_TYPE = "AWS::S3::Bucket"
 _KINDS = {  # CloudFormation list -> (API list, target property in CFN, target key in the API)
@@ -55,6 +57,24 @@ def notification_configuration(lid: str, cfn: dict[str, Any]) -> dict[str, Any]:
                 item["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
             api[api_key].append(item)
     return api
+
+
+def notification_refusals(model: CloudModel) -> list[ConfigurationError]:
+    """Every refusal of the template's bucket notifications, from a dry deployment's ``model`` (no
+    data plane): what ``apply_template`` would raise, but S3's own checks."""
+    found: list[ConfigurationError] = []
+    for lid, cfn in sorted(model.bucket_notifications.items()):
+        try:
+            config = notification_configuration(lid, cfn)
+        except ConfigurationError as exc:
+            found.append(exc)
+            continue
+        for entry in config.get("LambdaFunctionConfigurations", []):
+            arn = entry.get("LambdaFunctionArn")
+            if function_refusals(model, lid, "NotificationConfiguration.LambdaConfigurations", arn)[1]:
+                found.append(ConfigurationError(f"{arn} is not a function of the template", lid,
+                                                "NotificationConfiguration.LambdaConfigurations"))
+    return found
 
 
 def configuration_id(lid: str, kind: str, index: int) -> str:

@@ -10,6 +10,7 @@ and queues one async invoke per subscription (fan-out: one publish, several func
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.clock import iso_timestamp
@@ -18,11 +19,13 @@ from lambdalab.dataplane.patches.notifications import rename_subscription
 from lambdalab.errors import AwsApiError, ConfigurationError
 from lambdalab.sources.asyncinvoke.push import PushSource
 from lambdalab.sources.asyncinvoke.snsevents import sns_event, sns_record
+from lambdalab.sources.base import function_refusals, placeholder
 
 if TYPE_CHECKING:
     from lambdalab.dataplane.patches import SnsDelivery
     from lambdalab.sources.asyncinvoke.queue import AsyncQueue
     from lambdalab.sources.base import SourceContext
+    from lambdalab.template.model import CloudModel
 
 TOPIC_TYPE = "AWS::SNS::Topic"
 SUBSCRIPTION_PROPERTIES = frozenset({"Protocol", "Endpoint", "TopicArn", "FilterPolicy", "FilterPolicyScope",
@@ -63,21 +66,45 @@ class SnsDeliveries(PushSource):
         self._listeners.remove(self.on_publish)
 
 
-def _subscribe(sns: Any, lid: str, props: dict[str, Any], service: Any) -> str:
-    unknown = sorted(set(props) - SUBSCRIPTION_PROPERTIES)
-    if unknown:
-        raise ConfigurationError("property not supported locally for AWS::SNS::Subscription", lid, unknown[0])
+def subscription_refusals(model: CloudModel) -> list[ConfigurationError]:
+    """Every refusal of the template's subscriptions, from a dry deployment's ``model`` (no data
+    plane): what ``subscribe_template`` would raise, but SNS's own checks of a filter policy."""
+    found = []
+    for lid, props in sorted(model.subscriptions.items()):
+        found += _refusals(lid, props, lambda name, lid=lid: function_refusals(model, lid, "Endpoint", name)[1])  # type: ignore[misc]
+        held = placeholder(props.get("TopicArn"))
+        if held is not None and model.resources.get(held[0], {}).get("Type") != TOPIC_TYPE:
+            found.append(ConfigurationError(f"{held[0]} is not an SNS topic", lid, "TopicArn"))
+    return found
+
+
+def _refusals(lid: str, props: dict[str, Any],
+              endpoint: Callable[[Any], list[ConfigurationError]]) -> list[ConfigurationError]:
+    """A subscription's properties the engine cannot serve; ``endpoint`` refuses a lambda
+    subscription's Endpoint that is not a function of the template."""
+    found = [ConfigurationError("property not supported locally for AWS::SNS::Subscription", lid, name)
+             for name in sorted(set(props) - SUBSCRIPTION_PROPERTIES)]
     protocol = str(props.get("Protocol", ""))
     if protocol not in PROTOCOLS:
-        raise ConfigurationError(f"protocol {protocol!r} is not supported locally (lambda, sqs)", lid, "Protocol")
+        found.append(ConfigurationError(f"protocol {protocol!r} is not supported locally (lambda, sqs)", lid,
+                                        "Protocol"))
     if props.get("Region", REGION) != REGION:
-        raise ConfigurationError(f"only {REGION} exists locally", lid, "Region")
+        found.append(ConfigurationError(f"only {REGION} exists locally", lid, "Region"))
     if protocol == "lambda":
+        found += endpoint(props.get("Endpoint"))
+    return found
+
+
+def _subscribe(sns: Any, lid: str, props: dict[str, Any], service: Any) -> str:
+    def endpoint(name: Any) -> list[ConfigurationError]:
         try:
-            service.function(str(props.get("Endpoint")))
+            service.function(str(name))
         except AwsApiError:
-            raise ConfigurationError(f"{props.get('Endpoint')} is not a function of the template", lid,
-                                     "Endpoint") from None
+            return [ConfigurationError(f"{name} is not a function of the template", lid, "Endpoint")]
+        return []
+
+    for refusal in _refusals(lid, props, endpoint):
+        raise refusal
     attributes = {}
     for key in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery"):
         if key in props:
@@ -85,8 +112,8 @@ def _subscribe(sns: Any, lid: str, props: dict[str, Any], service: Any) -> str:
             attributes[key] = json.dumps(value) if isinstance(value, dict) else str(value).lower() \
                 if isinstance(value, bool) else str(value)
     try:
-        answer = sns.subscribe(TopicArn=props["TopicArn"], Protocol=protocol, Endpoint=str(props["Endpoint"]),
-                               Attributes=attributes, ReturnSubscriptionArn=True)
+        answer = sns.subscribe(TopicArn=props["TopicArn"], Protocol=str(props["Protocol"]),
+                               Endpoint=str(props["Endpoint"]), Attributes=attributes, ReturnSubscriptionArn=True)
     except Exception as exc:  # a ClientError from the data plane, in SNS's wording
         raise ConfigurationError(str(exc), lid, "FilterPolicy" if "FilterPolicy" in str(exc) else "TopicArn") from None
     return str(answer["SubscriptionArn"])

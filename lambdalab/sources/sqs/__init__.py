@@ -10,17 +10,51 @@ that share a queue filter it (a filter deletes what it drops [FILTER]).
 
 from __future__ import annotations
 
-from lambdalab.sources.base import SourceContext, mapping_parts
+from typing import TYPE_CHECKING
+
+from lambdalab.errors import ConfigurationError
+from lambdalab.sources.base import (
+    SourceContext,
+    function_refusals,
+    mapping_parts,
+    mapping_source,
+    resource_properties,
+)
 from lambdalab.sources.sqs.config import (
     SqsEventSourceConfig,
     check_shared_queue,
     check_visibility,
     is_sqs_mapping,
+    mapping_refusals,
     parse_mapping,
 )
 from lambdalab.sources.sqs.poller import MappingStats, SqsPoller
 
+if TYPE_CHECKING:
+    from lambdalab.template.model import CloudModel
+
 QUEUE_TYPE = "AWS::SQS::Queue"
+DEFAULT_VISIBILITY_TIMEOUT_S = 30  # a queue's when its template sets none [SQS-C]
+
+
+def refusals(model: CloudModel) -> list[ConfigurationError]:
+    """What ``attach`` would refuse of each SQS mapping, from a dry deployment's ``model``: its
+    function, its properties, its queue's visibility timeout (as the template sets it)."""
+    found: list[ConfigurationError] = []
+    for lid, props in sorted(model.event_source_mappings.items()):
+        kind, queue = mapping_source(model, props)
+        if kind != "sqs":
+            continue
+        function, wrong = function_refusals(model, lid, "FunctionName", props.get("FunctionName"))
+        found += wrong
+        settings = resource_properties(model, queue) if queue else {}
+        fifo = str(settings.get("FifoQueue")).lower() == "true" if queue else \
+            str(props.get("EventSourceArn")).endswith(".fifo")
+        visibility = str(settings.get("VisibilityTimeout", DEFAULT_VISIBILITY_TIMEOUT_S))
+        found += mapping_refusals(lid, props, fifo=fifo,
+                                  visibility_timeout=int(visibility) if queue and visibility.isdigit() else None,
+                                  function_timeout=function.Timeout if function else None)
+    return found
 
 
 def attach(context: SourceContext) -> list[SqsPoller]:
@@ -43,4 +77,4 @@ def attach(context: SourceContext) -> list[SqsPoller]:
     return pollers
 
 
-__all__ = ["MappingStats", "SqsEventSourceConfig", "SqsPoller", "attach"]
+__all__ = ["MappingStats", "SqsEventSourceConfig", "SqsPoller", "attach", "refusals"]

@@ -17,11 +17,12 @@ from lambdalab.errors import ConfigurationError
 from lambdalab.sources.mapping_config import (
     MAX_BATCHING_WINDOW_S,
     REPORT_BATCH_ITEM_FAILURES,
+    Refusals,
     boolean,
     filters,
     int_in_range,
-    refuse_unknown,
     response_types,
+    unknown_properties,
 )
 
 SQS_ARN_PREFIX = "arn:aws:sqs:"
@@ -90,47 +91,80 @@ def is_sqs_mapping(props: dict[str, Any]) -> bool:
 
 def parse_mapping(lid: str, props: dict[str, Any], *, queue_logical_id: str, queue_url: str, fifo: bool,
                   function_name: str) -> SqsEventSourceConfig:
-    """Check one mapping's properties as CreateEventSourceMapping does for an SQS source."""
-    refuse_unknown(lid, props, SUPPORTED_PROPERTIES, "an SQS event source")
-    window = int_in_range(lid, "MaximumBatchingWindowInSeconds", props.get("MaximumBatchingWindowInSeconds", 0),
-                          0, MAX_BATCHING_WINDOW_S)
-    if fifo and "MaximumBatchingWindowInSeconds" in props:
-        raise ConfigurationError("Batching window is not supported for FIFO queues", lid,
-                                 "MaximumBatchingWindowInSeconds")
-    batch_size = int_in_range(lid, "BatchSize", props.get("BatchSize", DEFAULT_BATCH_SIZE), 1, MAX_BATCH_SIZE_STANDARD)
-    if fifo and batch_size > MAX_BATCH_SIZE_FIFO:
-        raise ConfigurationError(f"BatchSize must be at most {MAX_BATCH_SIZE_FIFO} for FIFO queues, got {batch_size}",
-                                 lid, "BatchSize")
-    if batch_size > MAX_BATCH_SIZE_WITHOUT_WINDOW and window == 0:
-        raise ConfigurationError(
-            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
-            lid, "BatchSize")
-    types = response_types(lid, props)
-    scaling = props.get("ScalingConfig") or {}
-    if set(scaling) - {"MaximumConcurrency"}:
-        raise ConfigurationError("property not supported locally", lid,
-                                 f"ScalingConfig.{sorted(set(scaling) - {'MaximumConcurrency'})[0]}")
-    maximum = scaling.get("MaximumConcurrency")
-    if maximum is not None:
-        maximum = int_in_range(lid, "ScalingConfig.MaximumConcurrency", maximum,
-                               MIN_MAXIMUM_CONCURRENCY, MAX_MAXIMUM_CONCURRENCY)
+    """Check one mapping's properties as CreateEventSourceMapping does for an SQS source; the first
+    refusal is raised."""
+    refusals = Refusals()
+    settings = _checked(lid, props, fifo, refusals)
+    refusals.first()
     return SqsEventSourceConfig(
         logical_id=lid, FunctionName=function_name, EventSourceArn=str(props["EventSourceArn"]),
-        queue_logical_id=queue_logical_id, queue_url=queue_url, fifo=fifo, BatchSize=batch_size,
-        MaximumBatchingWindowInSeconds=window, Enabled=boolean(lid, "Enabled", props.get("Enabled", True)),
-        FilterCriteria=filters(lid, props.get("FilterCriteria")),
-        FunctionResponseTypes=types,
-        ScalingConfig=ScalingConfig(maximum),
+        queue_logical_id=queue_logical_id, queue_url=queue_url, fifo=fifo, **settings,
     )
+
+
+def mapping_refusals(lid: str, props: dict[str, Any], *, fifo: bool, visibility_timeout: int | None = None,
+                     function_timeout: int | None = None) -> list[ConfigurationError]:
+    """Every refusal of one mapping, from its properties and its queue's settings alone (no data
+    plane): what ``parse_mapping`` and ``check_visibility`` would raise, all of it."""
+    refusals = Refusals()
+    _checked(lid, props, fifo, refusals)
+    if visibility_timeout is not None and function_timeout is not None:
+        refusals.found += visibility_refusals(lid, visibility_timeout, function_timeout)
+    return refusals.found
+
+
+def _checked(lid: str, props: dict[str, Any], fifo: bool, refusals: Refusals) -> dict[str, Any]:
+    """The mapping's settings by parameter name, each refusal added to ``refusals`` in the order
+    CreateEventSourceMapping checks them (a refused setting takes its default)."""
+    refusals.found += unknown_properties(lid, props, SUPPORTED_PROPERTIES, "an SQS event source")
+    window = refusals.check(lambda: int_in_range(lid, "MaximumBatchingWindowInSeconds",
+                                                 props.get("MaximumBatchingWindowInSeconds", 0), 0,
+                                                 MAX_BATCHING_WINDOW_S), None)
+    if fifo and "MaximumBatchingWindowInSeconds" in props:
+        refusals.add(ConfigurationError("Batching window is not supported for FIFO queues", lid,
+                                        "MaximumBatchingWindowInSeconds"))
+    batch_size = refusals.check(lambda: int_in_range(lid, "BatchSize", props.get("BatchSize", DEFAULT_BATCH_SIZE), 1,
+                                                     MAX_BATCH_SIZE_STANDARD), None)
+    if batch_size is not None and fifo and batch_size > MAX_BATCH_SIZE_FIFO:
+        refusals.add(ConfigurationError(f"BatchSize must be at most {MAX_BATCH_SIZE_FIFO} for FIFO queues, "
+                                        f"got {batch_size}", lid, "BatchSize"))
+    elif batch_size is not None and batch_size > MAX_BATCH_SIZE_WITHOUT_WINDOW and window == 0:
+        refusals.add(ConfigurationError(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
+            lid, "BatchSize"))
+    types = refusals.check(lambda: response_types(lid, props), ())
+    scaling = props.get("ScalingConfig") or {}
+    maximum = None
+    if set(scaling) - {"MaximumConcurrency"}:
+        refusals.add(ConfigurationError("property not supported locally", lid,
+                                        f"ScalingConfig.{sorted(set(scaling) - {'MaximumConcurrency'})[0]}"))
+    elif scaling.get("MaximumConcurrency") is not None:
+        maximum = refusals.check(lambda: int_in_range(lid, "ScalingConfig.MaximumConcurrency",
+                                                      scaling["MaximumConcurrency"], MIN_MAXIMUM_CONCURRENCY,
+                                                      MAX_MAXIMUM_CONCURRENCY), None)
+    return {
+        "BatchSize": batch_size or DEFAULT_BATCH_SIZE, "MaximumBatchingWindowInSeconds": window or 0,
+        "Enabled": refusals.check(lambda: boolean(lid, "Enabled", props.get("Enabled", True)), True),
+        "FilterCriteria": refusals.check(lambda: filters(lid, props.get("FilterCriteria")), ()),
+        "FunctionResponseTypes": types, "ScalingConfig": ScalingConfig(maximum),
+    }
+
+
+def visibility_refusals(lid: str, visibility_timeout: int, function_timeout: int) -> list[ConfigurationError]:
+    """Lambda's refusal of a mapping whose queue may show a message again while the function still
+    runs [SQS-C]."""
+    if visibility_timeout < function_timeout:
+        return [ConfigurationError(
+            f"Queue visibility timeout: {visibility_timeout} seconds is less than Function timeout: "
+            f"{function_timeout} seconds", lid, "EventSourceArn")]
+    return []
 
 
 def check_visibility(config: SqsEventSourceConfig, visibility_timeout: int, function_timeout: int) -> None:
     """Refuse the mapping as Lambda does when the function may outlive the visibility timeout [SQS-C];
     warn below six times the function timeout plus the batching window [SQS-a]."""
-    if visibility_timeout < function_timeout:
-        raise ConfigurationError(
-            f"Queue visibility timeout: {visibility_timeout} seconds is less than Function timeout: "
-            f"{function_timeout} seconds", config.logical_id, "EventSourceArn")
+    for refusal in visibility_refusals(config.logical_id, visibility_timeout, function_timeout):
+        raise refusal
     recommended = RECOMMENDED_VISIBILITY_FACTOR * function_timeout + config.MaximumBatchingWindowInSeconds
     if visibility_timeout < recommended:
         warnings.warn(

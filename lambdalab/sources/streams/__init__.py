@@ -11,13 +11,48 @@ mappings belong to ``lambdalab.sources.sqs``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from lambdalab.dataplane import patches
-from lambdalab.sources.base import SourceContext, mapping_parts
+from lambdalab.errors import ConfigurationError
+from lambdalab.sources.base import SourceContext, function_refusals, mapping_parts, mapping_source, stand_in
 from lambdalab.sources.streams import destinations
-from lambdalab.sources.streams.config import KINESIS, StreamEventSourceConfig, parse_mapping, stream_kind
+from lambdalab.sources.streams.config import (
+    DYNAMODB,
+    KINESIS,
+    StreamEventSourceConfig,
+    mapping_refusals,
+    parse_mapping,
+    stream_kind,
+)
 from lambdalab.sources.streams.poller import MappingStats, StreamPoller
 
+if TYPE_CHECKING:
+    from lambdalab.template.model import CloudModel
+
 STREAM_ATTRIBUTE = {"kinesis": ("AWS::Kinesis::Stream", "Arn"), "dynamodb": ("AWS::DynamoDB::Table", "StreamArn")}
+
+
+def refusals(model: CloudModel) -> list[ConfigurationError]:
+    """What ``attach`` would refuse of each stream mapping, from a dry deployment's ``model``: its
+    function and its properties (an on-failure destination of the template read as the ARN it will have)."""
+    found: list[ConfigurationError] = []
+    for lid, props in sorted(model.event_source_mappings.items()):
+        kind, _ = mapping_source(model, props)
+        if kind not in (KINESIS, DYNAMODB):
+            continue
+        found += function_refusals(model, lid, "FunctionName", props.get("FunctionName"))[1]
+        found += mapping_refusals(lid, _destination_stand_in(model, props), kind=str(kind))
+    return found
+
+
+def _destination_stand_in(model: CloudModel, props: dict[str, Any]) -> dict[str, Any]:
+    on_failure = (props.get("DestinationConfig") or {}).get("OnFailure") if isinstance(
+        props.get("DestinationConfig"), dict) else None
+    if not isinstance(on_failure, dict) or "Destination" not in on_failure:
+        return props
+    destination = {**on_failure, "Destination": stand_in(model, on_failure["Destination"])}
+    return {**props, "DestinationConfig": {**props["DestinationConfig"], "OnFailure": destination}}
 
 
 def attach(context: SourceContext) -> list[StreamPoller]:
@@ -40,4 +75,4 @@ def attach(context: SourceContext) -> list[StreamPoller]:
     return pollers
 
 
-__all__ = ["MappingStats", "StreamEventSourceConfig", "StreamPoller", "attach"]
+__all__ = ["MappingStats", "StreamEventSourceConfig", "StreamPoller", "attach", "refusals"]

@@ -17,12 +17,13 @@ from lambdalab.errors import ConfigurationError
 from lambdalab.sources.mapping_config import (
     MAX_BATCHING_WINDOW_S,
     REPORT_BATCH_ITEM_FAILURES,
+    Refusals,
     boolean,
     filter_criteria,
     filters,
     int_in_range,
-    refuse_unknown,
     response_types,
+    unknown_properties,
     validation_error,
 )
 
@@ -136,52 +137,88 @@ def _on_failure(lid: str, config: Any) -> str | None:
                              "DestinationConfig.OnFailure.Destination")
 
 
+def _timestamp(lid: str, value: Any) -> float:
+    """``StartingPositionTimestamp``: seconds since the epoch."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"must be a time in seconds since the epoch, got {value!r}", lid,
+                                 "StartingPositionTimestamp") from None
+
+
 def parse_mapping(lid: str, props: dict[str, Any], *, kind: str, stream_logical_id: str,
                   function_name: str) -> StreamEventSourceConfig:
-    """Check one mapping's properties as CreateEventSourceMapping does for a stream source."""
-    refuse_unknown(lid, props, SUPPORTED_PROPERTIES, "a stream event source")
-    position = props.get("StartingPosition")
-    if position is None:
-        raise ConfigurationError("StartingPosition is required for Kinesis and DynamoDB Streams event sources",
-                                 lid, "StartingPosition")
-    allowed = STARTING_POSITIONS[kind]
-    if position not in allowed:
-        raise validation_error(lid, "StartingPosition", position,
-                               f"Member must satisfy enum value set: [{', '.join(allowed)}]")
-    timestamp = props.get("StartingPositionTimestamp")
-    if (position == AT_TIMESTAMP) != (timestamp is not None):
-        raise ConfigurationError("StartingPositionTimestamp goes with StartingPosition AT_TIMESTAMP, and only then",
-                                 lid, "StartingPositionTimestamp")
-    retries = int_in_range(lid, "MaximumRetryAttempts", props.get("MaximumRetryAttempts", INFINITE), INFINITE,
-                           MAX_RETRY_ATTEMPTS)
-    age = int_in_range(lid, "MaximumRecordAgeInSeconds", props.get("MaximumRecordAgeInSeconds", INFINITE), INFINITE,
-                       MAX_RECORD_AGE_S)
-    if age != INFINITE and age < MIN_RECORD_AGE_S:
-        raise ConfigurationError(
-            f"MaximumRecordAgeInSeconds must be either -1 (forever) or between {MIN_RECORD_AGE_S} and "
-            f"{MAX_RECORD_AGE_S} (inclusive)", lid, "MaximumRecordAgeInSeconds")
-    tumbling = int_in_range(lid, "TumblingWindowInSeconds", props.get("TumblingWindowInSeconds", 0), 0,
-                            MAX_TUMBLING_WINDOW_S)
-    if tumbling:
-        raise ConfigurationError("tumbling windows are not supported locally", lid, "TumblingWindowInSeconds")
-    types = response_types(lid, props)
+    """Check one mapping's properties as CreateEventSourceMapping does for a stream source; the
+    first refusal is raised."""
+    refusals = Refusals()
+    settings = _checked(lid, props, kind, refusals)
+    refusals.first()
     return StreamEventSourceConfig(
         logical_id=lid, FunctionName=function_name, EventSourceArn=str(props["EventSourceArn"]), kind=kind,
-        stream_logical_id=stream_logical_id, StartingPosition=str(position),
-        StartingPositionTimestamp=float(timestamp) if timestamp is not None else None,
-        BatchSize=int_in_range(lid, "BatchSize", props.get("BatchSize", DEFAULT_BATCH_SIZE), 1, MAX_BATCH_SIZE),
-        MaximumBatchingWindowInSeconds=int_in_range(lid, "MaximumBatchingWindowInSeconds",
-                                                    props.get("MaximumBatchingWindowInSeconds", 0), 0,
-                                                    MAX_BATCHING_WINDOW_S),
-        Enabled=boolean(lid, "Enabled", props.get("Enabled", True)),
-        FilterCriteria=filters(lid, props.get("FilterCriteria")),
-        TumblingWindowInSeconds=tumbling,
-        MaximumRetryAttempts=retries,
-        MaximumRecordAgeInSeconds=age,
-        BisectBatchOnFunctionError=boolean(lid, "BisectBatchOnFunctionError",
-                                           props.get("BisectBatchOnFunctionError", False)),
-        FunctionResponseTypes=types,
-        ParallelizationFactor=int_in_range(lid, "ParallelizationFactor", props.get("ParallelizationFactor", 1), 1,
-                                           MAX_PARALLELIZATION_FACTOR),
-        OnFailure=_on_failure(lid, props.get("DestinationConfig")),
+        stream_logical_id=stream_logical_id, **settings,
     )
+
+
+def mapping_refusals(lid: str, props: dict[str, Any], *, kind: str) -> list[ConfigurationError]:
+    """Every refusal of one mapping from its properties alone (no data plane): what ``parse_mapping``
+    would raise, all of it."""
+    refusals = Refusals()
+    _checked(lid, props, kind, refusals)
+    return refusals.found
+
+
+def _checked(lid: str, props: dict[str, Any], kind: str, refusals: Refusals) -> dict[str, Any]:
+    """The mapping's settings by parameter name, each refusal added to ``refusals`` in the order
+    CreateEventSourceMapping checks them (a refused setting takes its default)."""
+    refusals.found += unknown_properties(lid, props, SUPPORTED_PROPERTIES, "a stream event source")
+    position = props.get("StartingPosition")
+    allowed = STARTING_POSITIONS[kind]
+    if position is None:
+        refusals.add(ConfigurationError("StartingPosition is required for Kinesis and DynamoDB Streams event "
+                                        "sources", lid, "StartingPosition"))
+    elif position not in allowed:
+        refusals.add(validation_error(lid, "StartingPosition", position,
+                                      f"Member must satisfy enum value set: [{', '.join(allowed)}]"))
+    timestamp = props.get("StartingPositionTimestamp")
+    if position is not None and (position == AT_TIMESTAMP) != (timestamp is not None):
+        refusals.add(ConfigurationError("StartingPositionTimestamp goes with StartingPosition AT_TIMESTAMP, and "
+                                        "only then", lid, "StartingPositionTimestamp"))
+    retries = refusals.check(lambda: int_in_range(lid, "MaximumRetryAttempts",
+                                                  props.get("MaximumRetryAttempts", INFINITE), INFINITE,
+                                                  MAX_RETRY_ATTEMPTS), INFINITE)
+    age = refusals.check(lambda: int_in_range(lid, "MaximumRecordAgeInSeconds",
+                                              props.get("MaximumRecordAgeInSeconds", INFINITE), INFINITE,
+                                              MAX_RECORD_AGE_S), INFINITE)
+    if age != INFINITE and age < MIN_RECORD_AGE_S:
+        refusals.add(ConfigurationError(
+            f"MaximumRecordAgeInSeconds must be either -1 (forever) or between {MIN_RECORD_AGE_S} and "
+            f"{MAX_RECORD_AGE_S} (inclusive)", lid, "MaximumRecordAgeInSeconds"))
+    tumbling = refusals.check(lambda: int_in_range(lid, "TumblingWindowInSeconds",
+                                                   props.get("TumblingWindowInSeconds", 0), 0,
+                                                   MAX_TUMBLING_WINDOW_S), 0)
+    if tumbling:
+        refusals.add(ConfigurationError("tumbling windows are not supported locally", lid,
+                                        "TumblingWindowInSeconds"))
+    types = refusals.check(lambda: response_types(lid, props), ())
+    return {
+        "StartingPosition": str(position),
+        "StartingPositionTimestamp": refusals.check(lambda: _timestamp(lid, timestamp), None)
+        if timestamp is not None and position == AT_TIMESTAMP else None,
+        "BatchSize": refusals.check(lambda: int_in_range(lid, "BatchSize", props.get("BatchSize", DEFAULT_BATCH_SIZE),
+                                                         1, MAX_BATCH_SIZE), DEFAULT_BATCH_SIZE),
+        "MaximumBatchingWindowInSeconds": refusals.check(
+            lambda: int_in_range(lid, "MaximumBatchingWindowInSeconds", props.get("MaximumBatchingWindowInSeconds", 0),
+                                 0, MAX_BATCHING_WINDOW_S), 0),
+        "Enabled": refusals.check(lambda: boolean(lid, "Enabled", props.get("Enabled", True)), True),
+        "FilterCriteria": refusals.check(lambda: filters(lid, props.get("FilterCriteria")), ()),
+        "TumblingWindowInSeconds": tumbling,
+        "MaximumRetryAttempts": retries,
+        "MaximumRecordAgeInSeconds": age,
+        "BisectBatchOnFunctionError": refusals.check(
+            lambda: boolean(lid, "BisectBatchOnFunctionError", props.get("BisectBatchOnFunctionError", False)), False),
+        "FunctionResponseTypes": types,
+        "ParallelizationFactor": refusals.check(
+            lambda: int_in_range(lid, "ParallelizationFactor", props.get("ParallelizationFactor", 1), 1,
+                                 MAX_PARALLELIZATION_FACTOR), 1),
+        "OnFailure": refusals.check(lambda: _on_failure(lid, props.get("DestinationConfig")), None),
+    }
