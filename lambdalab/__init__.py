@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from lambdalab.sources.sqs.config import VisibilityTimeoutWarning, check_visibility
     from lambdalab.sources.sqs.poller import SqsPoller
     from lambdalab.sources.streams.poller import StreamPoller
+    from lambdalab.template.check import Finding, check_template
 
 # Each public name and the module it lives in.
 _HOMES = {
@@ -53,6 +54,9 @@ _HOMES = {
     # AWS's checks, for experiments
     "check_visibility": "lambdalab.sources.sqs.config",
     "VisibilityTimeoutWarning": "lambdalab.sources.sqs.config",
+    # the offline template check (`lambdalab template check`)
+    "check_template": "lambdalab.template.check",
+    "Finding": "lambdalab.template.check",
     # errors, and TooManyRequestsException's reasons
     "LambdaLabError": "lambdalab.errors",
     "ConfigurationError": "lambdalab.errors",
@@ -72,6 +76,7 @@ __all__ = [
     "Call",
     "ConfigurationError",
     "Faults",
+    "Finding",
     "FunctionConfig",
     "Invocation",
     "InvokeResult",
@@ -85,6 +90,7 @@ __all__ = [
     "StreamPoller",
     "TooManyRequestsException",
     "VisibilityTimeoutWarning",
+    "check_template",
     "check_visibility",
     "cli",
     "local_cloud",

@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from lambdalab.config import FunctionConfig
     from lambdalab.service.invoke import LambdaService
 
-MAX_THREADS = 64
+# Threads are made as a round needs them and reused after. On the virtual clock a round's
+# invocations all wait for each other before the first runs (``Scheduler.expect``), so a pool smaller
+# than the invocations that can be in flight at once (the account's concurrency) would deadlock.
+MIN_THREADS = 64
 PAUSE_CHECK_S = 0.02  # how often a round that is still running looks for invocations held at a pause
 
 
@@ -85,7 +88,8 @@ class BatchSender:
             answers[running[0]] = self._invoke(deliveries[running[0]], start)
         elif running:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix=self._name)
+                size = max(MIN_THREADS, self._service.concurrency.account_limit)
+                self._pool = ThreadPoolExecutor(size, thread_name_prefix=self._name)
             # On the virtual clock the round's invocations take turns in the scheduler's order, not
             # in the order the machine starts their threads: it waits until all have arrived.
             if virtual:

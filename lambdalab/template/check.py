@@ -5,8 +5,8 @@ logical id and property where it can:
   not run the SAM transform, so the roles, permissions and mappings SAM generates are never linted;
 * cfn-lint again on the SAM-transformed template (the engine's transform, the one AWS runs), with
   the findings of the first pass left out;
-* the missing-policy rule (``policies.py``): IAM is not enforced locally, so this is the one place a
-  missing grant shows before a deploy;
+* the missing-policy rule (``policies.py``): the engine enforces each function's role only when the
+  call is made, so this is where a missing grant shows before anything runs;
 * the engine's own rules: whatever ``LocalCloud.start`` would refuse, with the same words. Only the
   parts that refuse anything are built: the model, its resources on a data plane (moto checks
   them, and the event sources read queue attributes and subscribe from there), the Lambda service

@@ -1,10 +1,11 @@
 """The missing-policy rule: a function whose Environment refers to a table, queue, topic, bucket or
 stream that its SAM ``Policies`` grant nothing on.
 
-Locally IAM is not enforced, so such a function works here and fails on AWS with AccessDenied. The
-rule reads the template as written and stays conservative: anything it cannot relate to a resource
-(a managed policy it does not know, a literal ARN or name, ``*``, a parameter, a condition) counts as a
-grant, and functions with their own ``Role`` or a connector are skipped.
+Such a function fails with AccessDenied at its first call (on AWS, and locally where the engine
+evaluates the role); this rule says so before anything runs. It reads the template as written and
+stays conservative: anything it cannot relate to a resource (a managed policy it does not know, a
+literal ARN or name, ``*``, a parameter, a condition) counts as a grant, and functions with their own
+``Role`` or a connector are skipped.
 """
 
 from __future__ import annotations

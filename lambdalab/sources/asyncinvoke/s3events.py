@@ -18,7 +18,7 @@ from urllib.parse import quote_plus
 
 EVENT_VERSION = "2.1"
 SCHEMA_VERSION = "1.0"
-REQUESTER = "AWS:AIDALAMBDALABLOCAL"  # who made the request (IAM is not enforced locally)
+REQUESTER = "AWS:AIDALAMBDALABLOCAL"  # who made the request (one local principal for every caller)
 BUCKET_OWNER = "A1LAMBDALABLOCAL"
 SOURCE_IP = "127.0.0.1"
 
