@@ -221,7 +221,7 @@ def update_changes(changes: dict[str, Any], *, service: LambdaService, function:
 # Imported by name: the modules import this one.
 SOURCE_MODULES: tuple[str, ...] = (
     "lambdalab.sources.sqs", "lambdalab.sources.asyncinvoke", "lambdalab.sources.streams",
-    "lambdalab.sources.schedules")
+    "lambdalab.sources.schedules", "lambdalab.sources.statemachines")
 
 
 class Sources:

@@ -8,6 +8,7 @@ the translator costs about a second, so the transformed result is cached by cont
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -24,6 +25,7 @@ from typing import Any
 from lambdalab.config import REGION
 from lambdalab.environ import environ
 from lambdalab.errors import ConfigurationError
+from lambdalab.sources.statemachines.local_definitions import inline_definitions, point_sam_definitions
 from lambdalab.template.intrinsics import PSEUDO
 from lambdalab.template.refusals import Refused, TemplateRefused, located
 
@@ -290,6 +292,7 @@ def load_template(path: str | Path, parameter_overrides: Mapping[str, Any] | Non
         raise TemplateRefused(located(sam, path, untyped), path.name)
     original = copy.deepcopy(sam)
     code = _sam_code_uris(sam, parameters)
+    point_sam_definitions(sam, CODE_BUCKET)
     transforms = sam.get("Transform")
     is_sam = transforms == SAM_TRANSFORM or (isinstance(transforms, list) and SAM_TRANSFORM in transforms)
     try:
@@ -306,7 +309,11 @@ def load_template(path: str | Path, parameter_overrides: Mapping[str, Any] | Non
 
 
 def _written(template: LoadedTemplate) -> LoadedTemplate:
-    """Write each function's InlineCode out, as Lambda does with a ZipFile: one ``index.py``."""
+    """Write each function's InlineCode out, as Lambda does with a ZipFile: one ``index.py``; read
+    each state machine's local definition file (``lambdalab.sources.statemachines.local_definitions``)."""
+    cfn, unread = inline_definitions(template.cfn, template.path.parent, CODE_BUCKET)
+    if unread or cfn is not template.cfn:
+        template = dataclasses.replace(template, cfn=cfn, refusals=[*template.refusals, *unread])
     for logical_id, source in template.inline_code.items():
         folder = template.inline_dir(logical_id)
         target = folder / "index.py"

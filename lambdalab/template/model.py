@@ -36,6 +36,7 @@ from lambdalab.dataplane.provision import (
 from lambdalab.errors import ConfigurationError
 from lambdalab.sources.schedules.rules import Schedule, as_sam_event
 from lambdalab.sources.schedules.rules import read as read_schedule
+from lambdalab.sources.statemachines.resource import StateMachine
 from lambdalab.template.conditions import Conditions
 from lambdalab.template.cors import CORS_KEY, Cors, cors_of, mock_answer
 from lambdalab.template.intrinsics import Resolver, references
@@ -70,6 +71,8 @@ INTEGRATION_TIMEOUT_MS = {"REST": (50, 29000), "HTTP": (50, 30000)}
 EVENT_INVOKE_CONFIG = "AWS::Lambda::EventInvokeConfig"
 EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
 SUBSCRIPTION = "AWS::SNS::Subscription"
+# Resources created in moto: the data plane's, and state machines (run by lambdalab.sources.statemachines).
+RESOURCE_TYPES: dict[str, type[ResourceType]] = {**DATA_PLANE_TYPES, StateMachine.type_name: StateMachine}
 _FUNCTION_IN_URI = re.compile(r"\$\{(\w+)\.Arn\}")
 
 
@@ -242,10 +245,10 @@ class CloudModel:
                 raise Refused([ConfigurationError(f"property not supported locally for {kind}", lid, name)
                                for name in unknown])
             self.not_emulated += [(lid, name, what) for name, what in STAGE_NOT_EMULATED.items() if props.get(name)]
-        if kind in DATA_PLANE_TYPES:
+        if kind in RESOURCE_TYPES:
             if kind == "AWS::S3::Bucket" and "NotificationConfiguration" in props:
                 self.bucket_notifications[lid] = props.pop("NotificationConfiguration")
-            resource: ResourceType = DATA_PLANE_TYPES[kind](lid, props)
+            resource: ResourceType = RESOURCE_TYPES[kind](lid, props)
             refused = resource.refusals()
             if refused:
                 raise Refused(refused)

@@ -79,6 +79,9 @@ class TemplateRefused(ConfigurationError):
         self.logical_id, self.property = refusals[0].logical_id, refusals[0].property
 
 
+SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
+
+
 def as_written(sam: dict[str, Any], logical_id: str | None, prop: str | None) -> tuple[str | None, str | None]:
     """The resource and property of the template as written that a transformed name comes from."""
     resources = sam.get("Resources") or {}
@@ -111,6 +114,8 @@ def as_written(sam: dict[str, Any], logical_id: str | None, prop: str | None) ->
         return owner, named
     if kind == "AWS::Serverless::LayerVersion":
         return owner, "ContentUri" if prop == "Content" else prop
+    if kind == SAM_STATE_MACHINE and prop and prop.startswith("DefinitionString") and "Definition" in props:
+        return owner, "Definition" + prop[len("DefinitionString"):]  # the transform writes Definition out as text
     if kind in SAM_APIS and prop:
         section = SAM_APIS[kind]
         top = prop.split(".")[0]

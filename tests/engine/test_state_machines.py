@@ -1,0 +1,206 @@
+"""State machines run locally by moto's ASL interpreter, their Lambda tasks by the engine [SFN]."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambdalab.errors import ConfigurationError
+from tests.engine.apps import function
+
+HANDLERS = {"app.py": """
+    def add(event, context):
+        return {"n": event["n"] + 1}
+
+    def double(event, context):
+        return {"n": event["n"] * 2}
+
+    def fail(event, context):
+        raise ValueError("no stock")
+"""}
+
+
+def machine(definition: str, name: str = "Flow", extra: str = "") -> str:
+    """A SAM state machine whose Definition is ``definition`` (YAML, indented under Definition)."""
+    import textwrap
+
+    return (f"{name}:\n  Type: AWS::Serverless::StateMachine\n  Properties:\n"
+            f"    Type: STANDARD\n    Definition:\n{textwrap.indent(textwrap.dedent(definition), '      ')}"
+            f"    DefinitionSubstitutions:\n      AddArn: !GetAtt Add.Arn\n      DoubleArn: !GetAtt Double.Arn\n"
+            f"      FailArn: !GetAtt Fail.Arn\n"
+            f"    Policies:\n      - LambdaInvokePolicy: {{FunctionName: !Ref Add}}\n{extra}")
+
+
+FUNCTIONS = function("Add", "app.add") + function("Double", "app.double") + function("Fail", "app.fail")
+
+TWO_TASKS = """
+StartAt: AddOne
+States:
+  AddOne:
+    Type: Task
+    Resource: arn:aws:states:::lambda:invoke
+    Parameters: {FunctionName: "${AddArn}", "Payload.$": "$"}
+    OutputPath: $.Payload
+    Next: Double
+  Double:
+    Type: Task
+    Resource: "${DoubleArn}"
+    End: true
+"""
+
+
+def run(cloud, state_machine: str, given: dict) -> dict:
+    sfn = cloud.client("stepfunctions")
+    arn = cloud.resource(state_machine)
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(given))["executionArn"]
+    cloud.run_until_idle()
+    return sfn.describe_execution(executionArn=execution)
+
+
+def test_two_lambda_tasks_run_to_success_through_the_engine(make_cloud):
+    """[SFN]: the lambda:invoke integration and a function ARN as Resource; each task is an
+    invocation of the engine, journalled."""
+    cloud = make_cloud(FUNCTIONS + machine(TWO_TASKS), HANDLERS)
+    described = run(cloud, "Flow", {"n": 4})
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"n": 10}
+    assert len(cloud.journal.invocations("Add")) == 1
+    assert len(cloud.journal.invocations("Double")) == 1
+
+
+def test_a_failing_task_goes_to_its_catch_state(make_cloud):
+    """[SFN]: a function error is the task's error (Lambda.Unknown... or the error type), which a
+    Catch with States.ALL sends to its Next state with the error under ResultPath."""
+    cloud = make_cloud(FUNCTIONS + machine("""
+StartAt: Reserve
+States:
+  Reserve:
+    Type: Task
+    Resource: arn:aws:states:::lambda:invoke
+    Parameters: {FunctionName: "${FailArn}", "Payload.$": "$"}
+    Catch:
+      - ErrorEquals: [States.ALL]
+        ResultPath: $.error
+        Next: Refund
+  Refund:
+    Type: Pass
+    End: true
+"""), HANDLERS)
+    described = run(cloud, "Flow", {"n": 1})
+    assert described["status"] == "SUCCEEDED"
+    output = json.loads(described["output"])
+    assert output["n"] == 1 and output["error"]["Error"] == "ValueError"
+    assert "no stock" in output["error"]["Cause"]
+    assert [i.outcome for i in cloud.journal.invocations("Fail")] != []
+
+
+def test_retry_intervals_and_wait_states_pass_on_the_virtual_clock(make_cloud):
+    """[SFN]: Retry waits IntervalSeconds x BackoffRate^n between attempts, a Wait state its Seconds;
+    on the virtual clock neither costs wall time, and the invocations land at those offsets."""
+    cloud = make_cloud(FUNCTIONS + machine("""
+StartAt: Pause
+States:
+  Pause:
+    Type: Wait
+    Seconds: 60
+    Next: Reserve
+  Reserve:
+    Type: Task
+    Resource: "${FailArn}"
+    Retry:
+      - ErrorEquals: [States.ALL]
+        IntervalSeconds: 10
+        BackoffRate: 2
+        MaxAttempts: 2
+    End: true
+"""), HANDLERS)
+    start = cloud.now()
+    described = run(cloud, "Flow", {"n": 1})
+    assert described["status"] == "FAILED" and described["error"] == "ValueError"
+    starts = [round(i.start - start) for i in cloud.journal.invocations("Fail")]
+    assert starts == [60, 70, 90]
+
+
+def test_a_map_state_runs_a_task_per_item(make_cloud):
+    """[SFN]: a Map state runs its ItemProcessor once per item, at most MaxConcurrency at once."""
+    cloud = make_cloud(FUNCTIONS + machine("""
+StartAt: Each
+States:
+  Each:
+    Type: Map
+    ItemsPath: $.items
+    MaxConcurrency: 2
+    ItemProcessor:
+      StartAt: Double
+      States:
+        Double:
+          Type: Task
+          Resource: "${DoubleArn}"
+          End: true
+    End: true
+"""), HANDLERS)
+    described = run(cloud, "Flow", {"items": [{"n": 1}, {"n": 2}, {"n": 3}]})
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == [{"n": 2}, {"n": 4}, {"n": 6}]
+    assert len(cloud.journal.invocations("Double")) == 3
+
+
+def test_definitions_the_engine_cannot_run_are_refused_by_name_at_start(make_cloud):
+    """[SFN]: an unknown state type and a Task resource other than a Lambda invoke are refused
+    before anything starts, each naming the state."""
+    with pytest.raises(ConfigurationError) as refused:
+        make_cloud(FUNCTIONS + machine("""
+StartAt: Publish
+States:
+  Publish:
+    Type: Task
+    Resource: arn:aws:states:::sns:publish
+    Parameters: {TopicArn: x, Message: hi}
+    Next: Later
+  Later:
+    Type: Sleep
+    End: true
+"""), HANDLERS)
+    message = str(refused.value)
+    assert "Flow.Definition.States.Publish.Resource: " in message and "not supported locally" in message
+    assert "Flow.Definition.States.Later.Type: unknown state type 'Sleep'" in message
+
+
+def test_a_definition_string_that_is_not_json_is_refused(make_cloud):
+    """[SFN]: DefinitionString must be JSON text (ASL is JSON)."""
+    with pytest.raises(ConfigurationError, match=r"Flow\.DefinitionString: is not valid JSON"):
+        make_cloud(FUNCTIONS + """
+Flow:
+  Type: AWS::StepFunctions::StateMachine
+  Properties:
+    RoleArn: arn:aws:iam::123456789012:role/states
+    DefinitionString: '{"StartAt": "A", "States": {'
+""", HANDLERS)
+
+
+def test_a_definition_file_next_to_the_template_is_read(make_cloud, tmp_path):
+    """[SFN]: SAM's DefinitionUri (a local file, with DefinitionSubstitutions) and CloudFormation's
+    DefinitionS3Location written as a local path, as the packaging commands would upload them; an
+    EXPRESS state machine runs through StartExecution like a STANDARD one."""
+    (tmp_path / "flow.asl.json").write_text(json.dumps({
+        "StartAt": "AddOne",
+        "States": {"AddOne": {"Type": "Task", "Resource": "${AddArn}", "End": True}},
+    }))
+    cloud = make_cloud(FUNCTIONS + """
+Sam:
+  Type: AWS::Serverless::StateMachine
+  Properties:
+    Type: EXPRESS
+    DefinitionUri: flow.asl.json
+    DefinitionSubstitutions: {AddArn: !GetAtt Add.Arn}
+Cfn:
+  Type: AWS::StepFunctions::StateMachine
+  Properties:
+    RoleArn: arn:aws:iam::123456789012:role/states
+    DefinitionS3Location: flow.asl.json
+    DefinitionSubstitutions: {AddArn: !GetAtt Add.Arn}
+""", HANDLERS)
+    assert json.loads(run(cloud, "Sam", {"n": 1})["output"]) == {"n": 2}
+    assert json.loads(run(cloud, "Cfn", {"n": 5})["output"]) == {"n": 6}
+    assert len(cloud.journal.invocations("Add")) == 2
