@@ -39,6 +39,7 @@ class AwsApiError(LambdaLabError):
     code = "ServiceException"
     status = 500
     error_kind = "Service"
+    request_id: str | None = None  # the request's ID when it had one (a throttled Invoke)
 
     def __init_subclass__(cls, *, status: int = 400, **kwargs: Any):
         super().__init_subclass__(**kwargs)

@@ -24,7 +24,7 @@ class Invocation:
 
     request_id: str
     function: str
-    source: str  # "invoke", "lambda-api", "apigateway:OrdersApi", ...
+    source: str  # "invoke", "lambda-api", "apigateway:OrdersApi", "states:OrderFlow", ...
     invocation_type: str  # RequestResponse | Event
     attempt: int
     env_id: str | None
@@ -35,6 +35,7 @@ class Invocation:
     detail: str | None = None
     stop_reason: str | None = None  # why no further attempt follows, when that matters
     memory_mb: int | None = None  # the function's MemorySize when the attempt ran
+    execution: str | None = None  # ARN of the state machine execution whose task this was [SFN]
 
     @property
     def duration(self) -> float:

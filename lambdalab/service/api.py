@@ -8,7 +8,9 @@ Every other operation is refused with ``NotSupportedLocally`` rather than answer
 
 from __future__ import annotations
 
+import hmac
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -18,6 +20,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from lambdalab.config import FunctionConfig
+from lambdalab.dataplane.patches import stepfunctions
 from lambdalab.errors import AwsApiError, InvalidParameterValueException, NotSupportedLocally, ResourceNotFoundException
 from lambdalab.service.invoke import LambdaService
 
@@ -103,7 +106,7 @@ class LambdaApi:
             log_type=request.headers.get("X-Amz-Log-Type"),
             client_context=request.headers.get("X-Amz-Client-Context"),
             qualifier=request.args.get("Qualifier"),
-            source=self.source,
+            **_state_machine_caller(request, self.source),
         )
         headers = {"x-amzn-RequestId": result.request_id, "X-Amz-Executed-Version": result.executed_version}
         if result.function_error:
@@ -211,6 +214,16 @@ def error_response(exc: AwsApiError) -> Response:
     return Response(
         json.dumps(exc.body()),
         status=exc.status,
-        headers={"x-amzn-ErrorType": exc.code},
+        # Every answer of AWS's carries a request ID; botocore's error reports (and Step Functions' causes) quote it.
+        headers={"x-amzn-ErrorType": exc.code, "x-amzn-RequestId": exc.request_id or str(uuid.uuid4())},
         content_type="application/json",
     )
+
+
+def _state_machine_caller(request: Request, default_source: str) -> dict[str, Any]:
+    """A state machine's Lambda task names its execution (``dataplane.patches.stepfunctions``); the
+    engine's token proves the call came from the engine's process, not from a function."""
+    if not hmac.compare_digest(request.headers.get(stepfunctions.ENGINE_HEADER, ""), stepfunctions.ENGINE_TOKEN):
+        return {"source": default_source, "execution": None}
+    return {"source": request.headers.get(stepfunctions.SOURCE_HEADER, default_source),
+            "execution": request.headers.get(stepfunctions.EXECUTION_HEADER)}

@@ -49,7 +49,7 @@ ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_LIMIT = 3583  # bytes of base64, sync invokes only [INV]
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
-HTTP_SOURCES = ("apigateway:", "lambda-api")  # callers the engine cannot see coming: they arrive in bursts
+HTTP_SOURCES = ("apigateway:", "lambda-api", "states:")  # callers the engine cannot see coming: they arrive in bursts
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,9 @@ class LambdaService:
         client_context: str | None = None,
         source: str = "invoke",
         qualifier: str | None = None,
+        execution: str | None = None,
     ) -> InvokeResult:
+        """``execution``: the ARN of the state machine execution whose task this is [SFN], journalled."""
         fn = self.function(name, qualifier)
         if client_context is not None and len(client_context) > CLIENT_CONTEXT_LIMIT:
             raise InvalidParameterValueException(
@@ -207,7 +209,7 @@ class LambdaService:
             self.async_queue().enqueue(fn, body, request_id, source)  # retries, DLQ and destinations live there
             return InvokeResult(202, b"", request_id)
         return self.run_attempt(fn, body, request_id, source=source, log_type=log_type,
-                                client_context=client_context)
+                                client_context=client_context, execution=execution)
 
     def run_attempt(
         self,
@@ -222,6 +224,7 @@ class LambdaService:
         client_context: str | None = None,
         start: float | None = None,
         expected: bool = False,
+        execution: str | None = None,
     ) -> InvokeResult:
         """One attempt: a concurrency lease, an environment, the run, the journal entry.
 
@@ -239,14 +242,17 @@ class LambdaService:
             if forced and forced[0] == "error":
                 if expected:
                     self.scheduler.forget(1)
-                return self._forced_error(fn, request_id, source, invocation_type, attempt, forced[1])
+                return self._forced_error(fn, request_id, source, invocation_type, attempt, forced[1],
+                                          execution)
             try:
                 if forced and forced[0] == "throttle":
                     raise TooManyRequestsException(forced[1])
                 self.concurrency.acquire(fn.FunctionName)
             except TooManyRequestsException as exc:
+                exc.request_id = request_id
                 self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
-                                               None, False, start, start, Outcome.THROTTLED, exc.reason))
+                                               None, False, start, start, Outcome.THROTTLED, exc.reason,
+                                               execution=execution))
                 raise
         except BaseException:
             if expected:
@@ -254,7 +260,7 @@ class LambdaService:
             raise
         if not self.clock.virtual:  # nothing is announced to the scheduler on the real clock
             return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
-                                    client_context, start, forced, None)
+                                    client_context, start, forced, None, execution)
         turn = self.scheduler.arrive(fn.FunctionName, request_id, start, expected=expected,
                                      burst=source.startswith(HTTP_SOURCES))
         try:
@@ -262,13 +268,14 @@ class LambdaService:
                                    timeout_s=float(fn.Timeout), scheduler=self.scheduler, faults=self.call_faults,
                                    journal=self.journal, turn=turn, engine_now=self.clock.now)
             return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
-                                    client_context, start, forced, points)
+                                    client_context, start, forced, points, execution)
         finally:
             self.scheduler.leave(turn)
 
     def _run_leased(self, fn: FunctionConfig, body: bytes, request_id: str, source: str, invocation_type: str,
                     attempt: int, log_type: str | None, client_context: str | None, start: float,
-                    forced: tuple[str, str] | None, points: AttemptPoints | None) -> InvokeResult:
+                    forced: tuple[str, str] | None, points: AttemptPoints | None,
+                    execution: str | None = None) -> InvokeResult:
         """The attempt once it holds a concurrency lease (and, on the virtual clock, its turn)."""
         try:
             env = self._take_environment(fn)
@@ -310,7 +317,7 @@ class LambdaService:
         detail = None if function_error is None else (_error_type(payload) or result.error_type)
         self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
                                        env.env_id, result.cold, start, end, outcome, detail,
-                                       memory_mb=fn.MemorySize))
+                                       memory_mb=fn.MemorySize, execution=execution))
         tail = None
         if log_type == "Tail":
             text = "\n".join(log_lines).encode()[-LOG_TAIL_BYTES:]
@@ -319,7 +326,7 @@ class LambdaService:
 
     # -- scripted faults ----------------------------------------------------------------------
     def _forced_error(self, fn: FunctionConfig, request_id: str, source: str, invocation_type: str,
-                      attempt: int, message: str) -> InvokeResult:
+                      attempt: int, message: str, execution: str | None = None) -> InvokeResult:
         start = self.clock.now()
         payload = json.dumps({"errorMessage": message, "errorType": "Exception", "stackTrace": []}).encode()
         self.logs.put(fn.FunctionName, [
@@ -327,7 +334,7 @@ class LambdaService:
         ])
         self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
                                        None, False, start, start, Outcome.ERROR, "Exception",
-                                       memory_mb=fn.MemorySize))
+                                       memory_mb=fn.MemorySize, execution=execution))
         return InvokeResult(200, payload, request_id, "Unhandled")
 
     # -- environments -------------------------------------------------------------------------

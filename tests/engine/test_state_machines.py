@@ -204,3 +204,114 @@ Cfn:
     assert json.loads(run(cloud, "Sam", {"n": 1})["output"]) == {"n": 2}
     assert json.loads(run(cloud, "Cfn", {"n": 5})["output"]) == {"n": 6}
     assert len(cloud.journal.invocations("Add")) == 2
+
+
+def test_the_journal_names_the_execution_behind_each_lambda_task(make_cloud):
+    """[SFN]: a Lambda task's invocation is journalled with source ``states:<state machine>`` and
+    the ARN of the execution that ran it. An execution started without a name is named with a UUID."""
+    cloud = make_cloud(FUNCTIONS + machine(TWO_TASKS), HANDLERS)
+    sfn = cloud.client("stepfunctions")
+    executions = [sfn.start_execution(stateMachineArn=cloud.resource("Flow"), input='{"n": 1}')["executionArn"]
+                  for _ in range(2)]
+    cloud.run_until_idle()
+    assert executions[0] != executions[1]
+    for execution in executions:
+        tasks = [i for i in cloud.journal.invocations() if i.execution == execution]
+        assert sorted((i.function, i.source) for i in tasks) == [("Add", "states:Flow"), ("Double", "states:Flow")]
+    assert cloud.invoke("Add", {"n": 1}).json == {"n": 2}
+    assert cloud.journal.invocations("Add")[-1].execution is None
+
+
+def test_a_task_result_over_256_kb_fails_the_execution_past_its_catch(make_cloud):
+    """[SFN]: a state's output over 256 KB fails the execution with States.DataLimitExceeded, a
+    terminal error that a Catch on States.ALL does not match."""
+    cloud = make_cloud(FUNCTIONS + function("Big", "app.big") + machine("""
+StartAt: Load
+States:
+  Load:
+    Type: Task
+    Resource: arn:aws:states:::lambda:invoke
+    Parameters: {FunctionName: "${BigArn}", "Payload.$": "$"}
+    Catch:
+      - ErrorEquals: [States.ALL]
+        Next: Handled
+    End: true
+  Handled:
+    Type: Pass
+    End: true
+""").replace("    Policies:", "      BigArn: !GetAtt Big.Arn\n    Policies:"),
+        {"app.py": HANDLERS["app.py"] + """
+    def big(event, context):
+        return {"blob": "x" * 300 * 1024}
+"""})
+    described = run(cloud, "Flow", {})
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.DataLimitExceeded"
+    assert [i.outcome for i in cloud.journal.invocations("Big")] == ["Success"]
+
+
+@pytest.mark.parametrize("task", [
+    'Resource: arn:aws:states:::lambda:invoke\n          Parameters: {FunctionName: "${SlowArn}", "Payload.$": "$"}'
+    '\n          OutputPath: $.Payload',
+    'Resource: "${SlowArn}"',
+], ids=["lambda-invoke", "function-arn"])
+def test_a_throttled_task_is_retried_on_its_lambda_error_name(make_cloud, task):
+    """[SFN]: an Invoke that Lambda throttles is the task error Lambda.TooManyRequestsException,
+    which a Retry on that name absorbs, waiting IntervalSeconds x BackoffRate^n on the virtual
+    clock: a Map wider than the function's reserved concurrency ends with every item done."""
+    slow = function("Slow", "app.slow", ReservedConcurrentExecutions=1, Timeout=10)
+    cloud = make_cloud(FUNCTIONS + slow + machine("""
+StartAt: Each
+States:
+  Each:
+    Type: Map
+    ItemsPath: $.items
+    MaxConcurrency: 3
+    ItemProcessor:
+      StartAt: Work
+      States:
+        Work:
+          Type: Task
+          TASK
+          Retry:
+            - ErrorEquals: [Lambda.TooManyRequestsException]
+              IntervalSeconds: 10
+              BackoffRate: 2
+              MaxAttempts: 5
+          End: true
+    End: true
+""".replace("TASK", task)).replace("    Policies:", "      SlowArn: !GetAtt Slow.Arn\n    Policies:"),
+        {"app.py": HANDLERS["app.py"] + """
+    import time
+
+    def slow(event, context):
+        time.sleep(5)
+        return {"n": event["n"]}
+"""})
+    start = cloud.now()
+    described = run(cloud, "Flow", {"items": [{"n": 1}, {"n": 2}, {"n": 3}]})
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    attempts = cloud.journal.invocations("Slow")
+    # One runs at 0 while two are throttled; both retry at 10 (one runs, one is throttled), it at 30.
+    assert sorted((round(i.start - start), i.outcome) for i in attempts) == [
+        (0, "Success"), (0, "Throttled"), (0, "Throttled"), (10, "Success"), (10, "Throttled"), (30, "Success")]
+    assert {i.source for i in attempts} == {"states:Flow"}
+
+
+def test_a_caller_outside_the_engine_cannot_pose_as_a_state_machine(make_cloud):
+    """The journal's source is the engine's to say: headers naming an execution, without the
+    engine's token, are ignored."""
+    cloud = make_cloud(FUNCTIONS + machine(TWO_TASKS), HANDLERS)
+    lam = cloud.client("lambda")
+
+    def pose(request, **kwargs):
+        request.headers["X-Lambdalab-Source"] = "states:Flow"
+        request.headers["X-Lambdalab-Execution"] = "arn:aws:states:us-east-1:123456789012:execution:Flow:forged"
+        request.headers["X-Lambdalab-Engine"] = "guessed"
+
+    lam.meta.events.register("before-sign.lambda.Invoke", pose)
+    lam.invoke(FunctionName="Add", Payload=json.dumps({"n": 1}))
+    [invocation] = cloud.journal.invocations("Add")
+    assert not invocation.source.startswith("states:")
+    assert invocation.execution is None
