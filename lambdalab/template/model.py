@@ -293,7 +293,9 @@ class CloudModel:
         made it from one) and kept for the schedules source."""
         attrs = SCHEDULE_TYPES[kind](lid, props)
         arns = frozenset(f.FunctionArn for f in self.functions.values())
-        schedule, refused, notices = read_schedule(lid, kind, props, str(attrs["Arn"]), arns)
+        machines = frozenset(v.value(a) if isinstance(v, Placeholder) else str(v[a])
+                             for v in self.deployed(StateMachine.type_name).values() for a in ("Ref", "Arn"))
+        schedule, refused, notices = read_schedule(lid, kind, props, str(attrs["Arn"]), arns, machines)
         event = self._sam_event_properties(lid)
         rename = (lambda p: as_sam_event(kind, p, event)) if event is not None else (lambda p: p)
         self.not_emulated += [(lid, rename(prop), what) for prop, what in notices]

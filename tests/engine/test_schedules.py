@@ -211,7 +211,8 @@ Events:
 
 
 def test_what_is_not_emulated_is_refused_by_name(make_cloud):
-    """[SCHED]: InputTransformer, a target that is not a function and event-pattern rules are refused."""
+    """[SCHED]: InputTransformer, a target that is neither a function nor a state machine and event-pattern
+    rules are refused."""
     with pytest.raises(ConfigurationError) as raised:
         make_cloud(function("Fn") + """
 Topic:
@@ -233,7 +234,8 @@ Pattern:
 """, {"app.py": HANDLER})
     text = str(raised.value)
     assert "Rule.Targets[0].InputTransformer: InputTransformer is not supported locally" in text
-    assert "Rule.Targets[1].Arn: only functions of the template are supported locally as targets" in text
+    assert ("Rule.Targets[1].Arn: only functions and state machines of the template are supported locally "
+            "as targets") in text
     assert "Pattern.EventPattern: rules that match events are not supported locally" in text
 
 

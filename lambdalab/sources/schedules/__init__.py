@@ -4,7 +4,8 @@ fired by the engine's clock [SCHED].
 
 ``cron`` and ``expressions`` parse AWS's schedule expressions (pure), ``rules`` checks the template's
 resources and reads them (pure), ``events`` builds what a firing sends (pure), ``firing`` puts each
-firing on the clock and invokes the targets through Lambda's async queue.
+firing on the clock and invokes the function targets through Lambda's async queue, or starts an
+execution of the state-machine targets.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ def attach(context: SourceContext) -> list[Poller]:
     schedules = list(context.model.schedules.values())
     if not schedules:
         return []
-    return [Firings(context.clock, context.service, schedules)]
+    def start_execution(state_machine_arn: str, given: str) -> None:
+        """StartExecution as the engine's own call to the data plane, where moto's interpreter runs it."""
+        context.dataplane.client("stepfunctions").start_execution(stateMachineArn=state_machine_arn, input=given)
+
+    return [Firings(context.clock, context.service, schedules, start_execution)]
 
 
 __all__ = ["attach", "refusals"]

@@ -2,16 +2,19 @@
 
 Firings are background tasks on the clock: ``advance`` runs every one it passes, in order, and
 ``run_until_idle`` runs those the work it drives passes, but a schedule is never work by itself, so
-``run_until_idle`` returns once the rest is done. Each firing invokes its targets asynchronously
-(``InvocationType=Event``), so Lambda's async retries, DLQ and destinations apply as to any
-asynchronous event. A rule's ``rate`` first fires one period after the cloud starts (EventBridge:
-about a period after the rule is created); a schedule's ``rate`` fires at once, or at its
-``StartDate``, then every period; ``cron`` fires at each matching minute; ``at`` once.
+``run_until_idle`` returns once the rest is done. Each firing invokes its function targets
+asynchronously (``InvocationType=Event``), so Lambda's async retries, DLQ and destinations apply as to
+any asynchronous event, and starts an execution of its state-machine targets (StartExecution, the
+event or the target's ``Input`` as the execution's input), which runs as any other execution.
+A rule's ``rate`` first fires one period after the cloud starts (EventBridge: about a period after
+the rule is created); a schedule's ``rate`` fires at once, or at its ``StartDate``, then every
+period; ``cron`` fires at each matching minute; ``at`` once.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lambdalab.config import ACCOUNT_ID, REGION
@@ -49,9 +52,11 @@ def next_firing(schedule: Schedule, after: float | None, created: float) -> floa
 class Firings:
     """The enabled schedules of a cloud, each with its next firing on the clock (a Poller)."""
 
-    def __init__(self, clock: Clock, service: LambdaService, schedules: list[Schedule]):
+    def __init__(self, clock: Clock, service: LambdaService, schedules: list[Schedule],
+                 start_execution: Callable[[str, str], None] | None = None):
         self._clock = clock
         self._service = service
+        self._start_execution = start_execution  # (state machine ARN, input JSON text)
         self._created = clock.now()
         self._lock = threading.Lock()
         self._tasks: dict[str, _Task] = {}
@@ -78,7 +83,11 @@ class Firings:
             self.fired[schedule.logical_id] += 1
         for target in schedule.targets:
             body = payload(schedule, target, when, account=ACCOUNT_ID, region=REGION)
-            self._service.invoke(target.function_arn, body, invocation_type="Event", source=schedule.source)
+            if target.state_machine:
+                assert self._start_execution is not None, "a state-machine target needs start_execution"
+                self._start_execution(target.arn, body.decode())
+            else:
+                self._service.invoke(target.arn, body, invocation_type="Event", source=schedule.source)
         self._plan(schedule, when)
 
     def poll(self) -> bool:

@@ -2,10 +2,11 @@
 (``AWS::Scheduler::Schedule``) checked and read into what fires (pure) [SCHED].
 
 SAM writes a rule for each ``Schedule`` event and a schedule for each ``ScheduleV2`` event; a refusal
-of one names the event's property as written (``Fn.Events.Tick.Properties.Schedule``). Targets must
-be functions of the template. A target's ``RetryPolicy`` and ``DeadLetterConfig`` govern EventBridge's
-delivery to Lambda's async queue, which never fails locally: accepted, listed in the start notice,
-while the function's own async retries, DLQ and destinations apply to every firing.
+of one names the event's property as written (``Fn.Events.Tick.Properties.Schedule``; a state
+machine's events too). Targets must be functions or state machines of the template. A target's
+``RetryPolicy`` and ``DeadLetterConfig`` govern EventBridge's delivery to Lambda's async queue (or to
+StartExecution), which never fails locally: accepted, listed in the start notice, while the
+function's own async retries, DLQ and destinations apply to every firing.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ RETRY_RANGES = {"MaximumRetryAttempts": (0, 185), "MaximumEventAgeInSeconds": (6
 
 @dataclass(frozen=True)
 class Target:
-    function_arn: str
+    arn: str  # a function's, or a state machine's
+    state_machine: bool = False  # a firing starts an execution rather than invoking a function
     input: str | None = None  # constant JSON text that replaces the event
     input_path: str | None = None  # the part of the event sent (``$.detail``)
 
@@ -63,9 +65,11 @@ class Schedule:
         return f"{'events' if self.kind == RULE else 'scheduler'}:{self.logical_id}"
 
 
-def read(lid: str, kind: str, props: dict[str, Any], arn: str,
-         function_arns: frozenset[str]) -> tuple[Schedule | None, list[ConfigurationError], list[tuple[str, str]]]:
+def read(lid: str, kind: str, props: dict[str, Any], arn: str, function_arns: frozenset[str],
+         state_machine_arns: frozenset[str] = frozenset(),
+         ) -> tuple[Schedule | None, list[ConfigurationError], list[tuple[str, str]]]:
     """The schedule, every refusal (as transformed names) and the (property, what) accepted without emulation."""
+    arns = _Arns(function_arns, state_machine_arns)
     refused: list[ConfigurationError] = []
     notices: list[tuple[str, str]] = []
 
@@ -91,16 +95,15 @@ def read(lid: str, kind: str, props: dict[str, Any], arn: str,
         if len(written) > MAX_RULE_TARGETS:
             refuse(f"a rule has at most {MAX_RULE_TARGETS} targets, this one has {len(written)}", "Targets")
         for index, target in enumerate(written):
-            targets += _target(lid, f"Targets[{index}]", target, RULE_TARGET_PROPERTIES, function_arns, refuse,
-                               notices)
+            targets += _target(lid, f"Targets[{index}]", target, RULE_TARGET_PROPERTIES, arns, refuse, notices)
     else:
         zone = _zone(props.get("ScheduleExpressionTimezone", "UTC"), refuse)
         start, end = _date(props.get("StartDate"), "StartDate", refuse), _date(props.get("EndDate"), "EndDate", refuse)
         mode = str((props.get("FlexibleTimeWindow") or {}).get("Mode", "OFF"))
         if mode == "FLEXIBLE":
             notices.append(("FlexibleTimeWindow", "a flexible time window: each firing comes at the window's start"))
-        targets += _target(lid, "Target", props.get("Target") or {}, SCHEDULE_TARGET_PROPERTIES, function_arns,
-                           refuse, notices)
+        targets += _target(lid, "Target", props.get("Target") or {}, SCHEDULE_TARGET_PROPERTIES, arns, refuse,
+                           notices)
     if refused or expression is None:
         return None, refused, notices
     return Schedule(lid, kind, arn, expression, state == "ENABLED", tuple(targets), zone, start, end), [], notices
@@ -119,18 +122,28 @@ def _expression(lid: str, kind: str, props: dict[str, Any], refuse: Any) -> Expr
         return None
 
 
-def _target(lid: str, where: str, target: dict[str, Any], known: frozenset[str], function_arns: frozenset[str],
+@dataclass(frozen=True)
+class _Arns:
+    """The ARNs a target may name: the template's functions and state machines."""
+
+    functions: frozenset[str]
+    state_machines: frozenset[str]
+
+
+def _target(lid: str, where: str, target: dict[str, Any], known: frozenset[str], arns: _Arns,
             refuse: Any, notices: list[tuple[str, str]]) -> list[Target]:
     ok = True
     if "InputTransformer" in target:
         refuse("InputTransformer is not supported locally (Input or InputPath are)", f"{where}.InputTransformer")
         ok = False
     for name in sorted(set(target) - known - {"InputTransformer"}):
-        refuse("target property not supported locally (targets are functions)", f"{where}.{name}")
+        refuse("target property not supported locally (targets are functions or state machines)",
+               f"{where}.{name}")
         ok = False
     arn = str(target.get("Arn", ""))
-    if arn not in function_arns:
-        refuse(f"only functions of the template are supported locally as targets, got {arn!r}", f"{where}.Arn")
+    if arn not in arns.functions and arn not in arns.state_machines:
+        refuse(f"only functions and state machines of the template are supported locally as targets, got {arn!r}",
+               f"{where}.Arn")
         ok = False
     text = target.get("Input")
     if text is not None:
@@ -154,7 +167,8 @@ def _target(lid: str, where: str, target: dict[str, Any], known: frozenset[str],
     notices += [(f"{where}.{name}", what) for name, what in NOT_EMULATED.items() if name in target]
     if not ok:
         return []
-    return [Target(arn, None if text is None else str(text), None if path is None else str(path))]
+    return [Target(arn, arn in arns.state_machines, None if text is None else str(text),
+                   None if path is None else str(path))]
 
 
 def _zone(name: Any, refuse: Any) -> tzinfo:
