@@ -35,6 +35,7 @@ from lambdalab.clock import Clock
 from lambdalab.config import ACCOUNT_ID, REGION
 from lambdalab.dataplane.patches import MOTO_LOCK
 from lambdalab.observe.journal import AlarmChange, Journal
+from lambdalab.observe.metrics import cloudwatch_backend, moto_timestamp
 from lambdalab.observe.sqs_metrics import SqsMetrics
 
 OK, ALARM, INSUFFICIENT_DATA = "OK", "ALARM", "INSUFFICIENT_DATA"
@@ -123,7 +124,7 @@ class AlarmEvaluator:
 
     # -- inside ------------------------------------------------------------------------------------
     def _alarms_exist(self) -> bool:
-        backend = _cloudwatch()
+        backend = cloudwatch_backend()
         return bool(backend.alarms)
 
     def _wake(self, at: float) -> None:
@@ -151,7 +152,7 @@ class AlarmEvaluator:
         with MOTO_LOCK.held(wait=wait) as held:
             if not held:
                 return
-            backend = _cloudwatch()
+            backend = cloudwatch_backend()
             self._adopt(backend, now)
             self._read_new_data(backend, now)
             for watch in self._watches.values():
@@ -179,8 +180,8 @@ class AlarmEvaluator:
             self._watches[name] = watch
             if alarm.state_reason == INITIAL_REASON:  # moto starts alarms in OK; CloudWatch does not
                 alarm.state_value = INSUFFICIENT_DATA
-                alarm.state_updated_timestamp = _naive(now)
-                alarm.configuration_updated_timestamp = _naive(now)
+                alarm.state_updated_timestamp = moto_timestamp(now)
+                alarm.configuration_updated_timestamp = moto_timestamp(now)
             if watch.series not in self._points:
                 self._points[watch.series] = []
                 self._index(backend.metric_data[:self._read], {watch.series})  # the rest is read next
@@ -236,7 +237,7 @@ class AlarmEvaluator:
         if new != old:
             data = _reason_data(watch, values, at)
             backend.set_alarm_state(watch.name, reason, data, new)
-            watch.model.state_updated_timestamp = _naive(at)
+            watch.model.state_updated_timestamp = moto_timestamp(at)
             return AlarmChange(alarm=watch.name, at=at, old_state=old, new_state=new, reason=reason)
         if not present:
             watch.waiting_for = "data"
@@ -426,12 +427,6 @@ def _point(datum: Any) -> _Point:
                   float(datum.max_stat), (), unit)
 
 
-def _cloudwatch() -> Any:
-    from moto.cloudwatch.models import cloudwatch_backends
-
-    return cloudwatch_backends[ACCOUNT_ID][REGION]
-
-
 def _next_boundary(now: float, period: int) -> float:
     """The first period boundary after ``now`` (boundaries are multiples of the period)."""
     return float((math.floor(now / period) + 1) * period)
@@ -441,11 +436,6 @@ def _epoch(moment: datetime) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
-
-
-def _naive(at: float) -> datetime:
-    """How moto keeps times: UTC, without a zone."""
-    return datetime.fromtimestamp(at, tz=timezone.utc).replace(tzinfo=None)
 
 
 def _aws_time(at: float) -> str:

@@ -6,8 +6,6 @@ request plus its billed duration (rounded up to the next millisecond) times its 
 
 from __future__ import annotations
 
-from lambdalab.runtime.reports import billed_ms
-
 PRICE_PER_GB_SECOND = 0.0000166667  # USD, x86, first pricing tier
 PRICE_PER_REQUEST = 0.20 / 1_000_000  # USD: $0.20 per 1M requests
 
@@ -15,11 +13,6 @@ PRICE_PER_REQUEST = 0.20 / 1_000_000  # USD: $0.20 per 1M requests
 def gb_seconds(billed: int, memory_mb: int) -> float:
     """Billed milliseconds times memory in GB (MemorySize / 1024), in GB-seconds."""
     return memory_mb / 1024 * billed / 1000
-
-
-def attempt_cost(duration_s: float, memory_mb: int) -> float:
-    """One attempt that ran: its request plus its billed GB-seconds, in USD."""
-    return PRICE_PER_REQUEST + gb_seconds(billed_ms(duration_s * 1000), memory_mb) * PRICE_PER_GB_SECOND
 
 
 def dollars(amount: float) -> str:

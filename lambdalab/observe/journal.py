@@ -55,7 +55,7 @@ class Invocation:
         """USD at AWS's on-demand x86 prices in us-east-1 [COST]; a throttle costs nothing."""
         if self.outcome == Outcome.THROTTLED:
             return 0.0
-        return pricing.attempt_cost(self.duration, self.memory_mb or 0)
+        return pricing.PRICE_PER_REQUEST + self.gb_seconds * pricing.PRICE_PER_GB_SECOND
 
 
 @dataclass(frozen=True)

@@ -37,15 +37,25 @@ Datum = dict[str, Any]
 Publish = Callable[[list[Datum], bool], bool]
 
 
+def cloudwatch_backend() -> Any:
+    """The data plane's CloudWatch, in-process (hold moto's lock while using it)."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return cloudwatch_backends[ACCOUNT_ID][REGION]
+
+
+def moto_timestamp(at: float) -> datetime:
+    """An epoch time as moto keeps times: UTC, without a zone."""
+    return datetime.fromtimestamp(at, tz=timezone.utc).replace(tzinfo=None)
+
+
 def put_in_moto(datums: list[Datum], wait: bool) -> bool:
     """PutMetricData into the data plane's CloudWatch, in-process, under moto's lock; without
     ``wait``, only if no request holds the lock now (False: nothing was put)."""
-    from moto.cloudwatch.models import cloudwatch_backends
-
     with MOTO_LOCK.held(wait=wait) as held:
         if not held:
             return False
-        backend = cloudwatch_backends[ACCOUNT_ID][REGION]
+        backend = cloudwatch_backend()
         for first in range(0, len(datums), MAX_DATUMS_PER_CALL):
             backend.put_metric_data(NAMESPACE, datums[first:first + MAX_DATUMS_PER_CALL])
     return True
@@ -117,7 +127,7 @@ class LambdaMetrics:
 
     # -- inside ------------------------------------------------------------------------------------
     def _add(self, function: str, at: float, *metrics: tuple[str, float, str]) -> None:
-        stamp = datetime.fromtimestamp(at, tz=timezone.utc).replace(tzinfo=None)  # moto keeps UTC, naive
+        stamp = moto_timestamp(at)
         dimensions = [{"Name": "FunctionName", "Value": function}]
         with self._lock:
             self._buffer.extend({"MetricName": name, "Value": value, "Unit": unit, "Timestamp": stamp,

@@ -19,13 +19,13 @@ import bisect
 import math
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from lambdalab.clock import Clock
 from lambdalab.config import ACCOUNT_ID, REGION
 from lambdalab.dataplane import datachanges
 from lambdalab.dataplane.patches import MOTO_LOCK
+from lambdalab.observe.metrics import cloudwatch_backend, moto_timestamp
 
 NAMESPACE = "AWS/SQS"
 VISIBLE, OLDEST_AGE = "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"
@@ -97,7 +97,6 @@ class SqsMetrics:
             return
         first = max(self._next_minute, current - MAX_BACKFILL_MINUTES * MINUTE)
         minutes = [first + i * MINUTE for i in range(int(round((current - first) / MINUTE)))]
-        from moto.cloudwatch.models import cloudwatch_backends
         from moto.sqs.models import sqs_backends
 
         with MOTO_LOCK.held(wait=wait) as held:
@@ -113,7 +112,7 @@ class SqsMetrics:
                 self._seen[name] = _signature(queue)
                 dimensions = [{"Name": "QueueName", "Value": name}]
                 for minute in minutes:
-                    stamp = datetime.fromtimestamp(minute, tz=timezone.utc).replace(tzinfo=None)
+                    stamp = moto_timestamp(minute)
                     datums += [
                         {"MetricName": VISIBLE, "Value": visible, "Unit": "Count", "Timestamp": stamp,
                          "Dimensions": dimensions},
@@ -121,7 +120,7 @@ class SqsMetrics:
                          "Dimensions": dimensions},
                     ]
             if datums:
-                cloudwatch_backends[ACCOUNT_ID][REGION].put_metric_data(NAMESPACE, datums)
+                cloudwatch_backend().put_metric_data(NAMESPACE, datums)
         self._next_minute = current
 
     # -- inside ------------------------------------------------------------------------------------

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab.dataplane import patches
 from lambdalab.errors import ConfigurationError
-from lambdalab.sources.base import SourceContext, function_refusals, mapping_parts, mapping_source, stand_in
+from lambdalab.sources.base import (
+    SOURCE_TYPES,
+    SourceContext,
+    function_refusals,
+    mapping_parts,
+    mapping_source,
+    stand_in,
+)
 from lambdalab.sources.streams import destinations
 from lambdalab.sources.streams.config import (
     DYNAMODB,
@@ -30,7 +37,9 @@ from lambdalab.sources.streams.poller import MappingStats, StreamPoller
 if TYPE_CHECKING:
     from lambdalab.template.model import CloudModel
 
-STREAM_ATTRIBUTE = {"kinesis": ("AWS::Kinesis::Stream", "Arn"), "dynamodb": ("AWS::DynamoDB::Table", "StreamArn")}
+# A stream kind -> (resource type, the attribute a mapping's EventSourceArn is), from the shared table.
+STREAM_ATTRIBUTE = {kind: (resource_type, attribute) for resource_type, (kind, attribute) in SOURCE_TYPES.items()
+                    if kind in (KINESIS, DYNAMODB)}
 
 
 def refusals(model: CloudModel) -> list[ConfigurationError]:
