@@ -277,10 +277,16 @@ class LocalCloud:
 
     # -- the public API -------------------------------------------------------------------------
     def client(self, service: str, **kwargs: Any) -> Any:
-        """A plain boto3 client on this cloud's endpoints (``kwargs`` as ``boto3.client`` takes them)."""
+        """A plain boto3 client on this cloud's endpoints (``kwargs`` as ``boto3.client`` takes them);
+        a ``stepfunctions`` client also answers StartSyncExecution, which moto lacks."""
         self._require_open()
         endpoint = self.lambda_endpoint if service == "lambda" else self.dataplane.endpoint_url
-        return self.dataplane.new_client(service, endpoint_url=endpoint, **kwargs)
+        client = self.dataplane.new_client(service, endpoint_url=endpoint, **kwargs)
+        if service == "stepfunctions":
+            from lambdalab.sources.statemachines.sync import answer_sync_executions  # lazy: a rare client
+
+            answer_sync_executions(client, self)
+        return client
 
     def resource(self, logical_id: str) -> str:
         """What ``!Ref`` gives in CloudFormation: queue URL, bucket name, topic ARN, table name..."""

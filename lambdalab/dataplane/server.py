@@ -222,5 +222,8 @@ def _make_server(listeners: patches.Listeners) -> Any:
             else:
                 super().log(type, message, *args)
 
+    # moto's ASL interpreter logs every failed state (a throttled task, a caught error) as an ERROR
+    # with its whole parse tree; the execution's history and DescribeExecution already say it.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     app = only_this_machine(_Serialised(DomainDispatcherApplication(create_backend_app), listeners))
     return Server("127.0.0.1", 0, app, handler=QuietHandler)

@@ -225,5 +225,10 @@ def _state_machine_caller(request: Request, default_source: str) -> dict[str, An
     engine's token proves the call came from the engine's process, not from a function."""
     if not hmac.compare_digest(request.headers.get(stepfunctions.ENGINE_HEADER, ""), stepfunctions.ENGINE_TOKEN):
         return {"source": default_source, "execution": None}
+    call = request.headers.get(stepfunctions.CALL_HEADER)
+    if call:
+        from lambdalab.dataplane.patches.stepfunctions_workers import WORKERS
+
+        WORKERS.call_arrived(call)
     return {"source": request.headers.get(stepfunctions.SOURCE_HEADER, default_source),
             "execution": request.headers.get(stepfunctions.EXECUTION_HEADER)}

@@ -90,12 +90,24 @@ class Scheduler:
         self._alive: set[Turn] = set()  # arrived and not left
         self._external_due = float("-inf")  # the virtual instant the last unannounced arrival came at...
         self._external_wall = float("-inf")  # ...and when, in wall time
+        self._on_the_way: Callable[[], int] = lambda: 0  # announced callers not arrived yet (state machines)
 
     def set_policy(self, policy: str) -> None:
         if policy not in POLICIES:
             raise LambdaLabError(f"unknown schedule {policy!r}; choose one of {', '.join(POLICIES)}")
         with self._cond:
             self.policy = policy
+
+    def set_on_the_way(self, count: Callable[[], int]) -> None:
+        """``count()`` says how many callers the engine knows of are still on their way (a state
+        machine's threads heading for a Lambda call): grant nothing until none is."""
+        with self._cond:
+            self._on_the_way = count
+
+    def poke(self) -> None:
+        """Fewer callers may be on their way now: grant the next turn if one is due."""
+        with self._cond:
+            self._grant()
 
     def expect(self, count: int) -> None:
         """``count`` invocations are about to start together: grant nothing until they arrive."""
@@ -179,7 +191,7 @@ class Scheduler:
             return [t for t in self._parked if t.held]
 
     def _grant(self) -> None:
-        if self._running is not None or self._expected:
+        if self._running is not None or self._expected or self._on_the_way():
             return
         ready = [t for t in self._parked if not t.held]
         if not ready:

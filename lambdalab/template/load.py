@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -25,7 +25,11 @@ from typing import Any
 from lambdalab.config import REGION
 from lambdalab.environ import environ
 from lambdalab.errors import ConfigurationError
-from lambdalab.sources.statemachines.local_definitions import inline_definitions, point_sam_definitions
+from lambdalab.sources.statemachines.local_definitions import (
+    definition_files,
+    inline_definitions,
+    point_sam_definitions,
+)
 from lambdalab.template.intrinsics import PSEUDO
 from lambdalab.template.refusals import Refused, TemplateRefused, located
 
@@ -50,6 +54,9 @@ class LoadedTemplate:
     # (logical id, property, message) for code locations that cannot run locally, reported with the
     # model's own refusals so that every refusal comes at once
     refusals: list[tuple[str, str, str]] = field(default_factory=list)
+    # ``cfn`` as packaged, before local definition files were read into it: read again when a
+    # ``code_path`` points them elsewhere
+    packaged: dict[str, Any] | None = None
 
     def inline_dir(self, logical_id: str) -> Path:
         """Where a function's InlineCode is written, as ``index.py`` (the file Lambda makes of it)."""
@@ -308,12 +315,23 @@ def load_template(path: str | Path, parameter_overrides: Mapping[str, Any] | Non
     return _written(LoadedTemplate(path, original, cfn, code.uris, code.inline, code.layers, code.refusals))
 
 
+def with_definitions(template: LoadedTemplate, code_path: Callable[[str], str] | None = None) -> LoadedTemplate:
+    """``template`` with each state machine's local definition file read into its ``Definition``, the
+    file's path rewritten by ``code_path`` as a function's CodeUri is; a file that cannot be read is
+    a refusal (in place of any the same state machine had from an earlier reading)."""
+    packaged = template.packaged if template.packaged is not None else template.cfn
+    cfn, unread = inline_definitions(packaged, template.path.parent, CODE_BUCKET, code_path)
+    if cfn is packaged:
+        return template
+    machines = definition_files(packaged, CODE_BUCKET)
+    kept = [refusal for refusal in template.refusals if refusal[0] not in machines]
+    return dataclasses.replace(template, cfn=cfn, refusals=[*kept, *unread], packaged=packaged)
+
+
 def _written(template: LoadedTemplate) -> LoadedTemplate:
     """Write each function's InlineCode out, as Lambda does with a ZipFile: one ``index.py``; read
     each state machine's local definition file (``lambdalab.sources.statemachines.local_definitions``)."""
-    cfn, unread = inline_definitions(template.cfn, template.path.parent, CODE_BUCKET)
-    if unread or cfn is not template.cfn:
-        template = dataclasses.replace(template, cfn=cfn, refusals=[*template.refusals, *unread])
+    template = with_definitions(template)
     for logical_id, source in template.inline_code.items():
         folder = template.inline_dir(logical_id)
         target = folder / "index.py"

@@ -41,7 +41,7 @@ from lambdalab.template.conditions import Conditions
 from lambdalab.template.cors import CORS_KEY, Cors, cors_of, mock_answer
 from lambdalab.template.intrinsics import Resolver, references
 from lambdalab.template.layers import LAYER_VERSION, layer_arn, layer_paths
-from lambdalab.template.load import LoadedTemplate, load_template
+from lambdalab.template.load import LoadedTemplate, load_template, with_definitions
 from lambdalab.template.openapi import SAM_API_TYPES, operations, sam_api_refusals
 from lambdalab.template.parameters import parameter_values
 from lambdalab.template.refusals import Refusal, Refused, TemplateRefused, as_written, flatten, located
@@ -342,8 +342,10 @@ class CloudModel:
         dry_found += template_refusals(dry)
         if written_apis:  # an OpenAPI body SAM made from refused events would only repeat them
             dry_found = [e for e in dry_found if not self._in_generated_body(e)]
-        unlocated = {lid for lid, _, _ in self.template.refusals}  # their code is nowhere to look for a handler
-        dry_found = [e for e in dry_found if not (e.logical_id in unlocated and e.property in ("Handler", "Code"))]
+        # their code (or definition file) is nowhere to look for a handler (or states)
+        unlocated = {lid for lid, _, _ in self.template.refusals}
+        dry_found = [e for e in dry_found
+                     if not (e.logical_id in unlocated and e.property in ("Handler", "Code", "Definition"))]
         return found + dry_found
 
     def located(self, exc: ConfigurationError) -> ConfigurationError:
@@ -533,11 +535,14 @@ def _event_invoke_config(lid: str, props: dict[str, Any]) -> tuple[str, EventInv
 
 def build_model(template: LoadedTemplate, code_path: Callable[[str], str] | None = None,
                 parameter_overrides: dict[str, Any] | None = None) -> CloudModel:
-    """Classify and check the template; ``code_path`` may rewrite each CodeUri (labs -> solutions);
+    """Classify and check the template; ``code_path`` may rewrite each CodeUri and each state
+    machine's local definition file (labs -> solutions);
     ``parameter_overrides`` give parameters their values, as ``sam local --parameter-overrides``.
     Every refusal is raised at once (a TemplateRefused), before anything is created."""
     if parameter_overrides:  # the SAM transform resolves some SAM properties from them
         template = load_template(template.path, parameter_overrides)
+    if code_path:
+        template = with_definitions(template, code_path)
     base = template.path.parent
     code_dirs = {
         lid: template.inline_dir(lid) if lid in template.inline_code

@@ -206,6 +206,43 @@ Cfn:
     assert len(cloud.journal.invocations("Add")) == 2
 
 
+
+def test_a_code_path_rewrite_points_a_definition_file_at_the_other_tree(make_cloud, tmp_path):
+    """[SFN]: a local definition file goes through ``code_path`` as a function's CodeUri does
+    (labs/ -> solutions/); a rewritten file that cannot be read is refused, naming the resource and
+    the property as written."""
+    def flow(resource: str) -> str:
+        return json.dumps({"StartAt": "Step", "States": {"Step": {"Type": "Task", "Resource": resource, "End": True}}})
+
+    for tree, resource in (("labs", "${AddArn}"), ("solutions", "${DoubleArn}")):
+        (tmp_path / tree / "flow").mkdir(parents=True)
+        (tmp_path / tree / "flow" / "flow.asl.json").write_text(flow(resource))
+    resources = FUNCTIONS + """
+Sam:
+  Type: AWS::Serverless::StateMachine
+  Properties:
+    DefinitionUri: labs/flow/flow.asl.json
+    DefinitionSubstitutions: {AddArn: !GetAtt Add.Arn, DoubleArn: !GetAtt Double.Arn}
+Cfn:
+  Type: AWS::StepFunctions::StateMachine
+  Properties:
+    RoleArn: arn:aws:iam::123456789012:role/states
+    DefinitionS3Location: labs/flow/flow.asl.json
+    DefinitionSubstitutions: {AddArn: !GetAtt Add.Arn, DoubleArn: !GetAtt Double.Arn}
+"""
+    labs = make_cloud(resources, HANDLERS)
+    assert json.loads(run(labs, "Sam", {"n": 5})["output"]) == {"n": 6}
+    solutions = make_cloud(resources, HANDLERS, code_path=lambda uri: uri.replace("labs/", "solutions/", 1))
+    assert json.loads(run(solutions, "Sam", {"n": 5})["output"]) == {"n": 10}
+    assert json.loads(run(solutions, "Cfn", {"n": 5})["output"]) == {"n": 10}
+    with pytest.raises(ConfigurationError) as refused:
+        make_cloud(resources, HANDLERS, code_path=lambda uri: uri.replace("labs/", "elsewhere/", 1))
+    lines = [line for line in str(refused.value).splitlines() if "cannot read the definition" in line]
+    assert len(lines) == 2
+    assert any("Sam" in line and "DefinitionUri" in line for line in lines)
+    assert any("Cfn" in line and "DefinitionS3Location" in line for line in lines)
+    assert "needs Definition" not in str(refused.value)
+
 def test_the_journal_names_the_execution_behind_each_lambda_task(make_cloud):
     """[SFN]: a Lambda task's invocation is journalled with source ``states:<state machine>`` and
     the ARN of the execution that ran it. An execution started without a name is named with a UUID."""
@@ -298,6 +335,139 @@ States:
         (0, "Success"), (0, "Throttled"), (0, "Throttled"), (10, "Success"), (10, "Throttled"), (30, "Success")]
     assert {i.source for i in attempts} == {"states:Flow"}
 
+
+
+JITTERED_MAP = """
+StartAt: Each
+States:
+  Each:
+    Type: Map
+    ItemsPath: $.items
+    MaxConcurrency: 5
+    ItemProcessor:
+      StartAt: Work
+      States:
+        Work:
+          Type: Task
+          Resource: "${AddArn}"
+          Retry:
+            - ErrorEquals: [Lambda.TooManyRequestsException]
+              IntervalSeconds: 10
+              BackoffRate: 2
+              MaxAttempts: 3
+              JitterStrategy: FULL
+          End: true
+    End: true
+"""
+
+
+def test_a_full_jitter_is_the_same_every_run_and_spreads_the_retries(make_cloud):
+    """[SFN]: ``JitterStrategy: FULL`` waits a random part of each retry interval, drawn from the
+    execution, the state, the Map item and the retry count: the same scenario journals the same
+    times on every run (an unnamed execution's name too), and the retries do not all come at once."""
+    runs = []
+    for _ in range(2):
+        cloud = make_cloud(FUNCTIONS + machine(JITTERED_MAP), HANDLERS)
+        cloud.faults.throttle("Add", times=5)
+        sfn = cloud.client("stepfunctions")
+        start = cloud.now()
+        execution = sfn.start_execution(stateMachineArn=cloud.resource("Flow"),
+                                        input=json.dumps({"items": [{"n": n} for n in range(5)]}))["executionArn"]
+        cloud.run_until_idle()
+        assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+        attempts = cloud.journal.invocations("Add")
+        runs.append((execution, sorted((round(i.start - start, 6), i.outcome) for i in attempts)))
+        cloud.close()
+    assert runs[0] == runs[1]
+    retries = [at for at, outcome in runs[0][1] if outcome == "Success"]
+    assert len(retries) == 5 and all(0 < at < 10 for at in retries) and len(set(retries)) == 5
+
+
+def test_start_sync_execution_answers_an_express_execution_when_it_ends(make_cloud):
+    """[SFN]: StartSyncExecution runs an EXPRESS execution to its end and answers its status and
+    output (200 even when it failed, with its error); a Retry interval passes on the virtual clock
+    meanwhile. On a STANDARD state machine it is StateMachineTypeNotSupported."""
+    retried = TWO_TASKS.replace("    OutputPath: $.Payload\n", "    OutputPath: $.Payload\n    Retry:\n"
+                                "      - ErrorEquals: [Lambda.TooManyRequestsException]\n"
+                                "        IntervalSeconds: 30\n")
+    failing = "StartAt: Fail\nStates:\n  Fail:\n    Type: Task\n    Resource: \"${FailArn}\"\n    End: true\n"
+    cloud = make_cloud(FUNCTIONS + machine(retried).replace("Type: STANDARD", "Type: EXPRESS")
+                       + machine(failing, "Failing").replace("Type: STANDARD", "Type: EXPRESS")
+                       + machine(TWO_TASKS, "Standard"), HANDLERS)
+    cloud.faults.throttle("Add")
+    sfn = cloud.client("stepfunctions")
+    start = cloud.now()
+    done = sfn.start_sync_execution(stateMachineArn=cloud.resource("Flow"), input='{"n": 1}', name="sync-one")
+    assert (done["status"], json.loads(done["output"]), done["name"]) == ("SUCCEEDED", {"n": 4}, "sync-one")
+    assert 30 <= cloud.now() - start < 31
+    assert [i.outcome for i in cloud.journal.invocations("Add")] == ["Throttled", "Success"]
+    failed = sfn.start_sync_execution(stateMachineArn=cloud.resource("Failing"), input="{}")
+    assert (failed["status"], failed["error"], "output" in failed) == ("FAILED", "ValueError", False)
+    with pytest.raises(sfn.exceptions.StateMachineTypeNotSupported):
+        sfn.start_sync_execution(stateMachineArn=cloud.resource("Standard"), input="{}")
+
+
+def test_executions_are_dated_on_the_virtual_clock(make_cloud):
+    """[SFN]: DescribeExecution, ListExecutions and GetExecutionHistory date an execution on the
+    engine's clock: a Wait of 300 seconds ends 300 seconds after the execution started."""
+    cloud = make_cloud(FUNCTIONS + machine("StartAt: Pause\nStates:\n  Pause:\n    Type: Wait\n"
+                                           "    Seconds: 300\n    End: true\n"), HANDLERS)
+    cloud.advance(1000)
+    sfn = cloud.client("stepfunctions")
+    start = cloud.now()
+    execution = sfn.start_execution(stateMachineArn=cloud.resource("Flow"), name="waits")["executionArn"]
+    cloud.run_until_idle()
+    described = sfn.describe_execution(executionArn=execution)
+    assert described["status"] == "SUCCEEDED"
+    assert described["startDate"].timestamp() == pytest.approx(start, abs=0.001)
+    assert (described["stopDate"] - described["startDate"]).total_seconds() == 300
+    listed = sfn.list_executions(stateMachineArn=cloud.resource("Flow"))["executions"]
+    assert [(e["startDate"], e["stopDate"]) for e in listed] == [(described["startDate"], described["stopDate"])]
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    assert (events[0]["timestamp"], events[-1]["timestamp"]) == (described["startDate"], described["stopDate"])
+
+
+def test_a_function_that_did_not_answer_is_lambda_unknown_to_retry_and_catch(make_cloud):
+    """[SFN]: a Lambda task whose function's process exited (Runtime.ExitError) or timed out (no
+    errorType) fails with Lambda.Unknown, which a Retry or a Catch on that name matches."""
+    sleepy = function("Sleepy", "app.sleepy", Timeout=1)
+    cloud = make_cloud(FUNCTIONS + sleepy + machine("""
+StartAt: AddOne
+States:
+  AddOne:
+    Type: Task
+    Resource: "${AddArn}"
+    Retry:
+      - ErrorEquals: [Lambda.Unknown]
+        IntervalSeconds: 1
+    Next: Sleep
+  Sleep:
+    Type: Task
+    Resource: arn:aws:states:::lambda:invoke
+    Parameters: {FunctionName: "${SleepyArn}", "Payload.$": "$"}
+    Catch:
+      - ErrorEquals: [Lambda.Unknown]
+        ResultPath: $.error
+        Next: Handled
+    End: true
+  Handled:
+    Type: Pass
+    End: true
+""").replace("    Policies:", "      SleepyArn: !GetAtt Sleepy.Arn\n    Policies:"),
+        {"app.py": HANDLERS["app.py"] + """
+    import time
+
+    def sleepy(event, context):
+        time.sleep(5)
+"""})
+    cloud.faults.crash("Add")
+    described = run(cloud, "Flow", {"n": 1})
+    assert described["status"] == "SUCCEEDED"
+    assert [i.outcome for i in cloud.journal.invocations("Add")][-1] == "Success"
+    assert len(cloud.journal.invocations("Add")) == 2
+    output = json.loads(described["output"])
+    assert output["n"] == 2 and output["error"]["Error"] == "Lambda.Unknown"
+    assert "Task timed out after 1.00 seconds" in output["error"]["Cause"]
 
 def test_a_caller_outside_the_engine_cannot_pose_as_a_state_machine(make_cloud):
     """The journal's source is the engine's to say: headers naming an execution, without the

@@ -28,7 +28,7 @@ GROUPS = {  # group -> its modules in this package
     DEFAULT_GROUP: ("dispatch", "ec2", "sqs", "iam"),  # when a data plane starts
     "streams": ("dynamodb", "kinesis"),  # when a cloud maps a stream to a function
     "notifications": ("notifications",),  # when a source listens to S3 events or SNS deliveries
-    "stepfunctions": ("stepfunctions",),  # when a template has state machines
+    "stepfunctions": ("stepfunctions", "stepfunctions_workers"),  # when a template has state machines
 }
 # Held while moto's attributes or modules are swapped (patches, and the stand-ins of ``ec2``).
 SWAP_LOCK = threading.Lock()

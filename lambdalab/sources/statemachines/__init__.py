@@ -29,7 +29,7 @@ def attach(context: SourceContext) -> list[Poller]:
         return []
     from lambdalab.sources.statemachines.executions import Executions
 
-    return [Executions(context.clock)]
+    return [Executions(context.clock, context.service.scheduler)]
 
 
 __all__ = ["attach", "refusals"]

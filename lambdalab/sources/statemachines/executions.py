@@ -18,52 +18,69 @@ from lambdalab.clock import BUSY_WAIT_S
 from lambdalab.config import ACCOUNT_ID, REGION
 from lambdalab.dataplane import patches
 from lambdalab.dataplane.patches.stepfunctions import CLOCK
+from lambdalab.dataplane.patches.stepfunctions_workers import WORKERS
 
 if TYPE_CHECKING:
     from lambdalab.clock import Clock
+    from lambdalab.service.scheduler import Scheduler
 
 
 class Executions:
     """The poller of every execution of the template's state machines."""
 
-    def __init__(self, clock: Clock):
+    def __init__(self, clock: Clock, scheduler: Scheduler | None = None):
         self.clock = clock
+        self.scheduler = scheduler
         self._lock = threading.Lock()
         self._waiting: Counter[str] = Counter()  # execution ARN -> its threads waiting on the clock
         self._wakes: list[threading.Event] = []
+        self._due: dict[float, list[tuple[str, threading.Event]]] = {}  # instant -> waits ending then
         self._closed = False
         CLOCK.sleep = self.sleep
+        CLOCK.now = clock.now  # executions dated on the engine's clock
+        if scheduler is not None:  # no invocation runs while an execution's call may be on its way
+            scheduler.set_on_the_way(lambda: WORKERS.on_the_way(self._waiting.__getitem__))
+            WORKERS.on_change = scheduler.poke
 
     def sleep(self, execution_arn: str, seconds: float) -> None:
         """Wait ``seconds`` of the engine's clock. The clock's task itself marks the wait over, so
-        the execution is work again before the clock looks for the next step."""
+        the execution is work again before the clock looks for the next step; every wait due at the
+        same instant ends in the same task (retries without jitter come back together, as on AWS)."""
         woken = threading.Event()
-
-        def wake() -> None:
-            with self._lock:
-                self._waiting[execution_arn] -= 1
-            woken.set()
-
+        due = round(self.clock.now() + seconds, 6)
         with self._lock:
             if self._closed:
                 return
             self._waiting[execution_arn] += 1
             self._wakes.append(woken)
-        self.clock.call_later(seconds, wake, label=f"states wait {execution_arn}")
+            first = due not in self._due
+            self._due.setdefault(due, []).append((execution_arn, woken))
+        if first:
+            self.clock.call_at(due, lambda: self._wake(due), label=f"states wait {execution_arn}")
+        if self.scheduler is not None:
+            self.scheduler.poke()
         woken.wait()
         with self._lock:
             self._wakes.remove(woken)
 
+    def _wake(self, due: float) -> None:
+        with self._lock:
+            waiters = self._due.pop(due, [])
+            for execution_arn, _ in waiters:
+                self._waiting[execution_arn] -= 1
+        for _, woken in waiters:
+            woken.set()
+
     def running(self) -> list[str]:
-        """ARNs of the executions under way (neither ended nor waiting on the clock)."""
+        """ARNs of the executions under way: not ended, and some working thread not waiting on the clock."""
         from moto.stepfunctions.parser.api import ExecutionStatus
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         with patches.MOTO_LOCK.held():
             backend = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
             arns = [e.execution_arn for e in backend._get_executions(ExecutionStatus.RUNNING)]
-        with self._lock:
-            return [arn for arn in arns if self._waiting[arn] <= 0]
+        with self._lock:  # waiting only when every working thread waits (a Map's iterations too)
+            return [arn for arn in arns if self._waiting[arn] < WORKERS.working(arn)]
 
     def poll(self) -> bool:
         """Busy while an execution is under way: the clock looks again shortly, and does not move."""
@@ -79,3 +96,7 @@ class Executions:
         for woken in wakes:
             woken.set()
         CLOCK.sleep = lambda arn, seconds: time.sleep(seconds)
+        CLOCK.now = time.time
+        if self.scheduler is not None:
+            self.scheduler.set_on_the_way(lambda: 0)
+            WORKERS.on_change = lambda: None
