@@ -5,6 +5,9 @@ Inside a solution file, a region between ``# BEGIN SOLUTION concept: <concept> h
 region with a TODO: the concept first (what must hold, and why), the step-by-step hint behind it,
 and a ``NotImplementedError(<concept>)``, so an untouched starter fails loudly, never silently, and
 its error names what to achieve rather than what to type. ``concept:`` is optional.
+
+A YAML file (a state machine's definition) takes the same markers as comments; its starter keeps
+only the TODO comment, so the starter still loads and runs, without what the region adds.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ class MarkerError(ValueError):
     """A solution file whose markers do not pair up: the starter would be wrong."""
 
 
-def starter_text(source: str, name: str = "<solution>") -> str:
-    """The starter version of one solution file."""
+MARKED_SUFFIXES = (".py", ".yaml", ".yml")
+
+
+def starter_text(source: str, name: str = "<solution>", raises: bool = True) -> str:
+    """The starter version of one solution file; ``raises=False`` (YAML) leaves out the raise."""
     out: list[str] = []
     region_start: int | None = None
     for number, line in enumerate(source.splitlines(keepends=True), 1):
@@ -40,10 +46,12 @@ def starter_text(source: str, name: str = "<solution>") -> str:
             if concept:
                 out.append(f"{indent}# TODO: {concept}\n")
                 out.append(f"{indent}#   step by step: {hint}\n")
-                out.append(f"{indent}raise NotImplementedError({concept!r})\n")
+                if raises:
+                    out.append(f"{indent}raise NotImplementedError({concept!r})\n")
             else:
                 out.append(f"{indent}# TODO: {hint}\n")
-                out.append(f"{indent}raise NotImplementedError({hint!r})\n")
+                if raises:
+                    out.append(f"{indent}raise NotImplementedError({hint!r})\n")
         elif END.match(stripped):
             if region_start is None:
                 raise MarkerError(f"{name}:{number}: END SOLUTION without a BEGIN SOLUTION")
@@ -69,8 +77,9 @@ def build_lab(solution: Path, lab: Path) -> None:
     for rel in _files(solution):
         target = lab / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        if rel.suffix == ".py":
-            target.write_text(starter_text((solution / rel).read_text(), str(solution / rel)))
+        if rel.suffix in MARKED_SUFFIXES:
+            target.write_text(starter_text((solution / rel).read_text(), str(solution / rel),
+                                           raises=rel.suffix == ".py"))
         else:
             shutil.copyfile(solution / rel, target)
 
