@@ -115,7 +115,7 @@ def cloud(lab_shared_cloud):
                             "still uses all ten")
 @pytest.mark.local_only(reason="measures concurrency and throttles from the journal")
 def test_a_run_charges_every_user_within_the_partners_limit(cloud):
-    ids = add_users(cloud, "fits", 30)
+    ids = add_users(cloud, "fits", 20)
     execution, run_ = run(cloud, scheduled_event("fits-1", "fits"))
     assert run_["status"] == "SUCCEEDED", status(run_)
     assert owed(cloud, ids) == {user_id: 3 * PRICE for user_id in ids}
