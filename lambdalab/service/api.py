@@ -99,15 +99,23 @@ class LambdaApi:
         return response(environ, start_response)
 
     def invoke(self, request: Request, name: str) -> Response:
-        result = self.service.invoke(
-            name,
-            request.get_data(),
-            invocation_type=request.headers.get("X-Amz-Invocation-Type", "RequestResponse"),
-            log_type=request.headers.get("X-Amz-Log-Type"),
-            client_context=request.headers.get("X-Amz-Client-Context"),
-            qualifier=request.args.get("Qualifier"),
-            **_state_machine_caller(request, self.source),
-        )
+        caller = _state_machine_caller(request, self.source)
+        call = caller.pop("call", None)
+        try:
+            result = self.service.invoke(
+                name,
+                request.get_data(),
+                invocation_type=request.headers.get("X-Amz-Invocation-Type", "RequestResponse"),
+                log_type=request.headers.get("X-Amz-Log-Type"),
+                client_context=request.headers.get("X-Amz-Client-Context"),
+                qualifier=request.args.get("Qualifier"),
+                **caller,
+            )
+        finally:
+            if call:
+                from lambdalab.dataplane.patches.stepfunctions_workers import WORKERS
+
+                WORKERS.call_answered(call)
         headers = {"x-amzn-RequestId": result.request_id, "X-Amz-Executed-Version": result.executed_version}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
@@ -224,11 +232,11 @@ def _state_machine_caller(request: Request, default_source: str) -> dict[str, An
     """A state machine's Lambda task names its execution (``dataplane.patches.stepfunctions``); the
     engine's token proves the call came from the engine's process, not from a function."""
     if not hmac.compare_digest(request.headers.get(stepfunctions.ENGINE_HEADER, ""), stepfunctions.ENGINE_TOKEN):
-        return {"source": default_source, "execution": None}
+        return {"source": default_source, "execution": None, "call": None}
     call = request.headers.get(stepfunctions.CALL_HEADER)
     if call:
         from lambdalab.dataplane.patches.stepfunctions_workers import WORKERS
 
         WORKERS.call_arrived(call)
     return {"source": request.headers.get(stepfunctions.SOURCE_HEADER, default_source),
-            "execution": request.headers.get(stepfunctions.EXECUTION_HEADER)}
+            "execution": request.headers.get(stepfunctions.EXECUTION_HEADER), "call": call}

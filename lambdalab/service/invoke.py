@@ -253,6 +253,8 @@ class LambdaService:
                 self.journal.record(Invocation(request_id, fn.FunctionName, source, invocation_type, attempt,
                                                None, False, start, start, Outcome.THROTTLED, exc.reason,
                                                execution=execution))
+                if execution is not None and self.clock.virtual:
+                    self.scheduler.settle()
                 raise
         except BaseException:
             if expected:
@@ -262,7 +264,7 @@ class LambdaService:
             return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
                                     client_context, start, forced, None, execution)
         turn = self.scheduler.arrive(fn.FunctionName, request_id, start, expected=expected,
-                                     burst=source.startswith(HTTP_SOURCES))
+                                     burst=source.startswith(HTTP_SOURCES), execution=execution)
         try:
             points = AttemptPoints(function=fn.FunctionName, request_id=request_id, start=start,
                                    timeout_s=float(fn.Timeout), scheduler=self.scheduler, faults=self.call_faults,

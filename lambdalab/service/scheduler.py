@@ -59,6 +59,7 @@ class Turn:
     held: bool = False  # paused by a fault: parked, but not eligible until resumed
     detached: bool = False  # lost its turn while blocked outside the engine's view, until its next point
     probe: Callable[[], float | None] | None = None  # CPU seconds its process has used, when known
+    execution: str | None = None  # the state machine execution whose Lambda task it is
     _cpu: float | None = field(default=None, repr=False)
     _cpu_since: float = field(default=0.0, repr=False)
 
@@ -108,6 +109,15 @@ class Scheduler:
         """Fewer callers may be on their way now: grant the next turn if one is due."""
         with self._cond:
             self._grant()
+            self._cond.notify_all()
+
+    def settle(self) -> None:
+        """Return once no caller the engine knows of is on its way: a state machine's throttled
+        call is answered only when every call of its instant has arrived, as on AWS, where they
+        all reach Lambda before any learns of the throttle."""
+        with self._cond:
+            while self._on_the_way() and not self._closed:
+                self._cond.wait(STALL_CHECK_S)
 
     def expect(self, count: int) -> None:
         """``count`` invocations are about to start together: grant nothing until they arrive."""
@@ -120,10 +130,11 @@ class Scheduler:
             self._expected = max(0, self._expected - count)
             self._grant()
 
-    def arrive(self, function: str, request_id: str, due: float, *, expected: bool, burst: bool = False) -> Turn:
+    def arrive(self, function: str, request_id: str, due: float, *, expected: bool, burst: bool = False,
+               execution: str | None = None) -> Turn:
         """An invocation starts; returns once it is its turn to run. ``burst``: it came over HTTP,
         where more callers of the same instant may be on their way."""
-        turn = Turn(function, request_id, next(self._seq))
+        turn = Turn(function, request_id, next(self._seq), execution=execution)
         with self._cond:
             self._alive.add(turn)
             if expected:
@@ -185,6 +196,11 @@ class Scheduler:
         with self._cond:
             running = self._running
             return any(not t.held and not t.detached and not (t is running and t.stalled()) for t in self._alive)
+
+    def held_of(self, execution: str) -> int:
+        """How many invocations of ``execution``'s tasks a fault holds at a pause."""
+        with self._cond:
+            return sum(1 for t in self._parked if t.held and t.execution == execution)
 
     def held(self) -> list[Turn]:
         with self._cond:

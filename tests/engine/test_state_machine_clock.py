@@ -4,6 +4,7 @@ Parallel branch waits, and waits ending at one instant end together [SFN]."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -114,3 +115,109 @@ def test_a_parallel_branch_waiting_on_a_retry_does_not_move_the_clock_under_anot
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"]) == [{"n": n} for n in range(4)]
     assert offsets(cloud, start) == [(0.0, "Success")] * 2 + [(0.0, "Throttled")] * 2 + [(4.0, "Success")] * 2
+
+
+@pytest.mark.parametrize("run_number", [1, 2])
+def test_a_map_without_max_concurrency_reaches_lambda_with_every_item_before_it_fails(make_cloud, run_number):
+    """[SFN]: a Map with no MaxConcurrency starts every iteration at once; with reserved concurrency
+    2, two run and every other one is throttled, all at the same instant, before the first throttle
+    fails the Map (no Retry): the same count every run, whatever the machine's speed."""
+    cloud = make_cloud(machine(MAP.replace("RETRY", "").replace("    MaxConcurrency: 10\n", ""))
+                       .replace('Handler: app.work', 'Handler: app.work\n    ReservedConcurrentExecutions: 2'),
+                       HANDLERS)
+    described = run(cloud, {"items": [{"n": n} for n in range(12)]})
+    assert described["status"] == "FAILED" and described["error"] == "Lambda.TooManyRequestsException"
+    outcomes = sorted(i.outcome for i in cloud.journal.invocations("Work"))
+    assert outcomes == ["Success"] * 2 + ["Throttled"] * 10
+
+
+def test_a_map_iteration_over_256_kb_fails_the_map_with_data_limit_exceeded(make_cloud):
+    """[SFN]: a state inside a Map iteration whose output is over 256 KB fails the execution with
+    States.DataLimitExceeded, past a Catch on States.ALL, as it does outside a Map."""
+    definition = """
+StartAt: Each
+States:
+  Each:
+    Type: Map
+    ItemsPath: $.items
+    ItemProcessor:
+      StartAt: Grow
+      States:
+        Grow:
+          Type: Pass
+          Parameters:
+            "big.$": "States.ArrayRange(1, 1000, 1)"
+            "again.$": "States.ArrayRange(1, 1000, 1)"
+          Next: Bigger
+        Bigger:
+          Type: Pass
+          Parameters:
+            "k0.$": "$"
+            "k1.$": "$"
+            "k2.$": "$"
+            "k3.$": "$"
+            "k4.$": "$"
+            "k5.$": "$"
+            "k6.$": "$"
+            "k7.$": "$"
+            "k8.$": "$"
+            "k9.$": "$"
+            "k10.$": "$"
+            "k11.$": "$"
+            "k12.$": "$"
+            "k13.$": "$"
+            "k14.$": "$"
+            "k15.$": "$"
+            "k16.$": "$"
+            "k17.$": "$"
+            "k18.$": "$"
+            "k19.$": "$"
+            "k20.$": "$"
+            "k21.$": "$"
+            "k22.$": "$"
+            "k23.$": "$"
+            "k24.$": "$"
+            "k25.$": "$"
+            "k26.$": "$"
+            "k27.$": "$"
+            "k28.$": "$"
+            "k29.$": "$"
+            "k30.$": "$"
+            "k31.$": "$"
+            "k32.$": "$"
+            "k33.$": "$"
+            "k34.$": "$"
+            "k35.$": "$"
+            "k36.$": "$"
+            "k37.$": "$"
+            "k38.$": "$"
+            "k39.$": "$"
+          End: true
+    Catch:
+      - ErrorEquals: [States.ALL]
+        Next: Handled
+    End: true
+  Handled:
+    Type: Pass
+    End: true
+"""
+    cloud = make_cloud(machine(definition), HANDLERS)
+    described = run(cloud, {"items": [1]})
+    assert (described["status"], described.get("error")) == ("FAILED", "States.DataLimitExceeded"), described
+
+
+def test_an_inline_map_runs_at_most_forty_iterations_at_once(make_cloud):
+    """[SFN]: an inline Map without MaxConcurrency runs up to 40 iterations at once: 45 one-second
+    tasks start 40 at once and 5 a second later."""
+    slow = {"app.py": """
+    import time
+
+    def work(event, context):
+        time.sleep(1)
+        return {"n": event["n"]}
+"""}
+    cloud = make_cloud(machine(MAP.replace("RETRY", "").replace("    MaxConcurrency: 10\n", "")), slow)
+    start = cloud.now()
+    described = run(cloud, {"items": [{"n": n} for n in range(45)]})
+    assert described["status"] == "SUCCEEDED"
+    assert Counter(round(i.start - start) for i in cloud.journal.invocations("Work")) == {0: 40, 1: 5}

@@ -272,7 +272,30 @@ class ClockDatetime:
         return getattr(datetime, name)
 
 
+
+def error_name_of(error_name: Any) -> Any:
+    """An iteration's or a branch's error name as its parent state reports it: a ``States.`` name
+    (a Map iteration over 256 KB, a task timeout) stays the States error it is; moto makes every
+    one a custom name, which refuses the ``States.`` prefix, and fails the execution with
+    States.Runtime instead."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+
+    if isinstance(error_name, str) and error_name.startswith("States."):
+        try:
+            return StatesErrorName.from_name(error_name)
+        except ValueError:
+            pass
+    return CustomErrorName(error_name=error_name)
+
+ITERATION_WORKER = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker"
+BRANCHES = "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl"
+
 PATCHES = (
+    Patch(ITERATION_WORKER, "CustomErrorName", error_name_of,
+          "a Map iteration's States error (States.DataLimitExceeded) is reported as such", "40a96f8ab369"),
+    Patch(BRANCHES, "CustomErrorName", error_name_of,
+          "a Parallel branch's States error is reported as such", "40a96f8ab369"),
     Patch(RESPONSES, "get_backend", parser_backend,
           "executions run in moto's ASL interpreter (its execute_state_machine setting, always on)", "e736380f7d9c"),
     Patch(BACKEND, "start_execution", start_execution,

@@ -56,21 +56,23 @@ class Workers:
         self._arrived: set[str] = set()  # call ids the Lambda API has received
         self.on_change: Callable[[], None] = lambda: None  # fewer calls may be on their way now
 
-    def working(self, execution: str) -> int:
-        """The execution's threads that are doing work or waiting on the clock."""
-        with self._lock:
-            return 1 + self._extra[execution]
-
     def on_the_way(self, waiting: Callable[[str], int]) -> int:
         """Working threads of running executions that are neither waiting on the clock (``waiting``
-        counts those of an execution) nor inside a call the Lambda API has received."""
+        counts those of an execution) nor inside a call the Lambda API has received and not
+        answered yet: the callers the scheduler must still hear from."""
         with self._lock:
             inside = Counter(self._calls[c] for c in self._arrived if c in self._calls)
             return sum(max(0, 1 + self._extra[e] - waiting(e) - inside[e]) for e in self._running)
 
+    def not_waiting(self, execution: str, waiting: int) -> int:
+        """The execution's working threads not waiting on the clock (inside a call included)."""
+        with self._lock:
+            return max(0, 1 + self._extra[execution] - waiting) if execution in self._running else 0
+
     def execution_started(self, execution: str) -> None:
         with self._lock:
             self._running.add(execution)
+            self._extra[execution] = 0  # an earlier execution of the same name counts no more
 
     def execution_ended(self, execution: str) -> None:
         with self._lock:
@@ -89,17 +91,28 @@ class Workers:
                 self._arrived.add(call)
         self.on_change()
 
+    def call_answered(self, call: str) -> None:
+        """The Lambda API answers the call: from now its thread is on its way again."""
+        with self._lock:
+            self._arrived.discard(call)
+
     def call_returned(self, call: str) -> None:
         with self._lock:
             self._calls.pop(call, None)
             self._arrived.discard(call)
+
+    def _count(self, execution: str, step: int) -> None:
+        """Threads of an execution that has ended (a Map's iterations finishing after it failed)
+        count no more."""
+        if execution in self._running:
+            self._extra[execution] += step
 
     def started(self, pool_owner: Any, execution: str) -> _Pool:
         """A worker of ``pool_owner`` (a Map's job pool, a Parallel's worker pool) is about to start."""
         with self._lock:
             pool = self._pools.setdefault(id(pool_owner), _Pool(execution))
             pool.live += 1
-            self._extra[execution] += 1
+            self._count(execution, +1)
             return pool
 
     def ended(self, pool_owner: Any, terminated: Callable[[], bool]) -> None:
@@ -109,8 +122,8 @@ class Workers:
             pool.live -= 1
             if pool.parent_away and (pool.live == 0 or terminated()):
                 pool.parent_away = False
-                self._extra[pool.execution] += 1
-            self._extra[pool.execution] -= 1
+                self._count(pool.execution, +1)
+            self._count(pool.execution, -1)
             if pool.live == 0 and not pool.parent_away:
                 self._pools.pop(id(pool_owner), None)
         self.on_change()
@@ -120,7 +133,7 @@ class Workers:
             pool = self._pools.get(id(pool_owner))
             if pool is not None and pool.live > 0:
                 pool.parent_away = True
-                self._extra[pool.execution] -= 1
+                self._count(pool.execution, -1)
         self.on_change()
 
     def parent_back(self, pool_owner: Any) -> None:
@@ -128,7 +141,7 @@ class Workers:
             pool = self._pools.get(id(pool_owner))
             if pool is not None and pool.parent_away:
                 pool.parent_away = False
-                self._extra[pool.execution] += 1
+                self._count(pool.execution, +1)
             if pool is not None and pool.live == 0:
                 self._pools.pop(id(pool_owner), None)
 
@@ -154,6 +167,19 @@ def start_execution_worker(self: Any) -> None:
     except BaseException:
         WORKERS.execution_ended(arn)
         raise
+
+
+INLINE_MAP_CONCURRENCY = 40  # an inline Map's iterations at once, whatever MaxConcurrency says [SFN]
+
+
+def inline_map(self: Any, env: Any) -> None:
+    """An inline Map runs at most 40 iterations at once: MaxConcurrency 0 (no limit) or above 40
+    means 40, as on AWS (moto starts one per item)."""
+    given = env.stack[-1]
+    if given.input_items:
+        given.max_concurrency = min(given.max_concurrency or INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY,
+                                    len(given.input_items))
+    released(INLINE, "_eval_body")(self, env)
 
 
 def launch_map_worker(self: Any, env: Any, eval_input: Any, job_pool: Any) -> Any:
@@ -208,6 +234,7 @@ def await_branches(self: Any) -> None:
 
 
 PATCHES = (
+    Patch(INLINE, "_eval_body", inline_map, "an inline Map runs at most 40 iterations at once", "1a65306eb3ca"),
     Patch(EXECUTION_WORKER, "start", start_execution_worker,
           "an execution's own thread counts as its work until its program ends", "0b502dd3a4e5"),
     Patch(INLINE, "_launch_worker", launch_map_worker,

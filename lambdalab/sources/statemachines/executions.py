@@ -72,15 +72,17 @@ class Executions:
             woken.set()
 
     def running(self) -> list[str]:
-        """ARNs of the executions under way: not ended, and some working thread not waiting on the clock."""
+        """ARNs of the executions under way: not ended, and some working thread on its way."""
         from moto.stepfunctions.parser.api import ExecutionStatus
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         with patches.MOTO_LOCK.held():
             backend = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
             arns = [e.execution_arn for e in backend._get_executions(ExecutionStatus.RUNNING)]
-        with self._lock:  # waiting only when every working thread waits (a Map's iterations too)
-            return [arn for arn in arns if self._waiting[arn] < WORKERS.working(arn)]
+        # Idle when every working thread (a Map's iterations too) waits on the clock, or is inside an
+        # invocation a fault holds at a pause (which does not hold the clock either).
+        held = self.scheduler.held_of if self.scheduler is not None else (lambda arn: 0)
+        return [arn for arn in arns if WORKERS.not_waiting(arn, self._waiting[arn]) > held(arn)]
 
     def poll(self) -> bool:
         """Busy while an execution is under way: the clock looks again shortly, and does not move."""
