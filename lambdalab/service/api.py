@@ -101,6 +101,10 @@ class LambdaApi:
     def invoke(self, request: Request, name: str) -> Response:
         caller = _state_machine_caller(request, self.source)
         call = caller.pop("call", None)
+        if call:
+            from lambdalab.dataplane.patches.stepfunctions_workers import WORKERS
+
+            WORKERS.serving(call)
         try:
             result = self.service.invoke(
                 name,
@@ -113,9 +117,8 @@ class LambdaApi:
             )
         finally:
             if call:
-                from lambdalab.dataplane.patches.stepfunctions_workers import WORKERS
-
                 WORKERS.call_answered(call)
+                WORKERS.serving(None)
         headers = {"x-amzn-RequestId": result.request_id, "X-Amz-Executed-Version": result.executed_version}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from lambdalab.clock import Clock
 from lambdalab.config import FunctionConfig
+from lambdalab.dataplane.patches.stepfunctions_workers import WORKERS
 from lambdalab.errors import (
     AwsApiError,
     ConfigurationError,
@@ -255,6 +256,7 @@ class LambdaService:
                                                execution=execution))
                 if execution is not None and self.clock.virtual:
                     self.scheduler.settle()
+                    WORKERS.answer_served()
                 raise
         except BaseException:
             if expected:
@@ -272,6 +274,8 @@ class LambdaService:
             return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
                                     client_context, start, forced, points, execution)
         finally:
+            if execution is not None:
+                WORKERS.answer_served()  # its caller is on its way before anyone else's turn
             self.scheduler.leave(turn)
 
     def _run_leased(self, fn: FunctionConfig, body: bytes, request_id: str, source: str, invocation_type: str,

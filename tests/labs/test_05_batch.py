@@ -89,6 +89,19 @@ def attempts(cloud, execution: str, outcome: str | None = None):
     return sorted(found, key=lambda i: i.start)
 
 
+def side_by_side(cloud, event: dict) -> list[str]:
+    """Two executions of ``event`` at the same instants: both plans are held at their first call
+    until both executions have started, then let go together (however quickly the second started)."""
+    held = [cloud.faults.pause("PlanFunction", before="s3:ListObjectsV2") for _ in range(2)]
+    executions = [start(cloud, event) for _ in range(2)]
+    cloud.run_until_idle()
+    assert all(pause.reached for pause in held), f"the plan never listed the users: {cloud.journal.table()}"
+    for pause in held:
+        pause.resume()
+    cloud.run_until_idle()
+    return executions
+
+
 def peak_concurrency(invocations) -> int:
     edges = sorted([(i.start, 1) for i in invocations if i.env_id] + [(i.end, -1) for i in invocations if i.env_id])
     running = peak = 0
@@ -187,20 +200,14 @@ def test_a_scheduled_event_delivered_twice_charges_each_user_once(cloud):
 @pytest.mark.local_only(reason="runs two executions at once under an adversarial schedule with cloud.faults")
 def test_two_executions_of_one_event_at_once_charge_each_user_once(cloud):
     ids = add_users(cloud, "overlap", 5)
+    side_by_side(cloud, scheduled_event("overlap-warm-up", "overlap-none"))  # two warm plans: twins from here
     cloud.faults.schedule("reads-first")  # every read of the simultaneous charges before any write
-    # Both plans held at their first call, then let go together: the executions run side by side,
-    # at the same instants, however quickly this check started the second.
-    held = [cloud.faults.pause("PlanFunction", before="s3:ListObjectsV2") for _ in range(2)]
-    first, second = (start(cloud, scheduled_event("overlap-1", "overlap")) for _ in range(2))
-    cloud.run_until_idle()
-    assert all(pause.reached for pause in held), cloud.journal.table("PlanFunction")
-    for pause in held:
-        pause.resume()
-    cloud.run_until_idle()
+    first, second = side_by_side(cloud, scheduled_event("overlap-1", "overlap"))
     for execution in (first, second):
         assert described(cloud, execution)["status"] == "SUCCEEDED", status(described(cloud, execution))
     both = attempts(cloud, first) + attempts(cloud, second)
-    assert peak_concurrency(both) == 2 * len(ids), "the two executions' charges should all run at once"
+    assert peak_concurrency(both) == 2 * len(ids), \
+        f"the two executions' charges should all run at once: {cloud.journal.table()}"
     assert owed(cloud, ids) == {user_id: 3 * PRICE for user_id in ids}, "overlapping duplicates charged twice"
 
 

@@ -55,6 +55,7 @@ class Workers:
         self._calls: dict[str, str] = {}  # call id -> execution, while its thread is in the call
         self._arrived: set[str] = set()  # call ids the Lambda API has received
         self.on_change: Callable[[], None] = lambda: None  # fewer calls may be on their way now
+        self._serving = threading.local()  # the call the Lambda API is serving in this thread
 
     def on_the_way(self, waiting: Callable[[str], int]) -> int:
         """Working threads of running executions that are neither waiting on the clock (``waiting``
@@ -95,6 +96,18 @@ class Workers:
         """The Lambda API answers the call: from now its thread is on its way again."""
         with self._lock:
             self._arrived.discard(call)
+
+    def serving(self, call: str | None) -> None:
+        """The Lambda API serves ``call`` in this thread (None: no longer)."""
+        self._serving.call = call
+
+    def answer_served(self) -> None:
+        """The invocation this thread serves has its answer (it ended, or was throttled): its caller
+        counts as on its way from now, before the scheduler grants anyone else a turn, so what
+        runs next cannot depend on how quickly the answer travels back."""
+        call = getattr(self._serving, "call", None)
+        if call is not None:
+            self.call_answered(call)
 
     def call_returned(self, call: str) -> None:
         with self._lock:
