@@ -478,14 +478,14 @@ def test_every_patch_names_its_reason_and_the_source_it_replaces() -> None:
     """Each registry entry says why it exists, and fingerprints the pinned moto's own attribute, which
     the check against the newest moto compares (design: moto patches)."""
     every = patches.registry()
-    assert len({(p.target, p.attribute) for p in every}) == len(every) == 45
+    assert len({(p.target, p.attribute) for p in every}) == len(every) == 46
     with patches.unpatched():
         fingerprints = [patches.fingerprint(vars(p.owner())[p.attribute]) for p in every]
     assert [p for p in every if not p.reason.strip()] == []
     assert fingerprints == [p.released for p in every]
     out = subprocess.run([sys.executable, "-m", "lambdalab.dataplane.patches"], capture_output=True, text=True,
                          check=True).stdout.splitlines()
-    assert [line.split()[0] for line in out[1:-1]] == ["ok"] * 45 and out[-1] == "45 ok, 0 changed, 0 missing"
+    assert [line.split()[0] for line in out[1:-1]] == ["ok"] * 46 and out[-1] == "46 ok, 0 changed, 0 missing"
 
 
 def test_s3_events_reach_the_listeners_of_the_data_plane_that_served_them(dataplane: DataPlane) -> None:

@@ -221,3 +221,38 @@ def test_an_inline_map_runs_at_most_forty_iterations_at_once(make_cloud):
     described = run(cloud, {"items": [{"n": n} for n in range(45)]})
     assert described["status"] == "SUCCEEDED"
     assert Counter(round(i.start - start) for i in cloud.journal.invocations("Work")) == {0: 40, 1: 5}
+
+
+def test_a_task_longer_than_its_timeout_seconds_fails_with_states_timeout(make_cloud):
+    """[SFN]: TimeoutSeconds counts on the engine's clock: a task whose function sleeps 8 virtual
+    seconds under a 5-second TimeoutSeconds is States.Timeout, which a Catch takes; the function
+    itself runs to its end, as on AWS. A task within its timeout succeeds."""
+    slow = {"app.py": """
+    import time
+
+    def work(event, context):
+        time.sleep(event["n"])
+        return {"n": event["n"]}
+"""}
+    definition = """
+StartAt: Work
+States:
+  Work:
+    Type: Task
+    Resource: "${WorkArn}"
+    TimeoutSeconds: 5
+    Catch:
+      - ErrorEquals: [States.Timeout]
+        Next: TimedOut
+    End: true
+  TimedOut:
+    Type: Pass
+    Result: {timedOut: true}
+    End: true
+"""
+    cloud = make_cloud(machine(definition).replace("Handler: app.work", "Handler: app.work\n    Timeout: 30"), slow)
+    late = run(cloud, {"n": 8})
+    assert (late["status"], json.loads(late["output"])) == ("SUCCEEDED", {"timedOut": True})
+    in_time = run(cloud, {"n": 2})
+    assert (in_time["status"], json.loads(in_time["output"])) == ("SUCCEEDED", {"n": 2})
+    assert [i.outcome for i in cloud.journal.invocations("Work")] == ["Success", "Success"]

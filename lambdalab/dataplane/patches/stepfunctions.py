@@ -288,10 +288,32 @@ def error_name_of(error_name: Any) -> Any:
             pass
     return CustomErrorName(error_name=error_name)
 
+
+def timeout_on_clock(self: Any, env: Any) -> None:
+    """A state's ``TimeoutSeconds`` counted on the engine's clock: a task whose Lambda ran longer
+    than that (its sleeps and calls are virtual, so it ends quickly in wall time) fails with
+    States.Timeout, as on AWS, where the function itself still runs to its end. The error comes
+    when the task ends, not at the deadline: what follows (a Retry's wait) starts from there."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+
+    self.timeout.eval(env=env)
+    seconds = env.stack.pop()
+    if self.timeout.is_default_value():
+        released(EXECUTE_STATE, "_evaluate_with_timeout")(self, env)
+        return
+    began = CLOCK.now()
+    released(EXECUTE_STATE, "_evaluate_with_timeout")(self, env)
+    if CLOCK.now() - began > float(seconds):
+        env.stack.pop()  # the late result is not the state's
+        raise EvalTimeoutError()
+
+EXECUTE_STATE = "moto.stepfunctions.parser.asl.component.state.exec.execute_state.ExecutionState"
 ITERATION_WORKER = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker"
 BRANCHES = "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl"
 
 PATCHES = (
+    Patch(EXECUTE_STATE, "_evaluate_with_timeout", timeout_on_clock,
+          "a state's TimeoutSeconds counts on the engine's clock", "c56deda08a42"),
     Patch(ITERATION_WORKER, "CustomErrorName", error_name_of,
           "a Map iteration's States error (States.DataLimitExceeded) is reported as such", "40a96f8ab369"),
     Patch(BRANCHES, "CustomErrorName", error_name_of,
