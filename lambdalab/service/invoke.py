@@ -265,8 +265,10 @@ class LambdaService:
         if not self.clock.virtual:  # nothing is announced to the scheduler on the real clock
             return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
                                     client_context, start, forced, None, execution)
+        # A state machine's calls are announced (``Scheduler.set_on_the_way``): no burst grace for them.
         turn = self.scheduler.arrive(fn.FunctionName, request_id, start, expected=expected,
-                                     burst=source.startswith(HTTP_SOURCES), execution=execution)
+                                     burst=source.startswith(HTTP_SOURCES) and execution is None,
+                                     execution=execution)
         try:
             points = AttemptPoints(function=fn.FunctionName, request_id=request_id, start=start,
                                    timeout_s=float(fn.Timeout), scheduler=self.scheduler, faults=self.call_faults,
