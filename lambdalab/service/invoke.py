@@ -255,8 +255,7 @@ class LambdaService:
                                                None, False, start, start, Outcome.THROTTLED, exc.reason,
                                                execution=execution))
                 if execution is not None and self.clock.virtual:
-                    self.scheduler.settle()
-                    WORKERS.answer_served()
+                    self.scheduler.settle(answered=WORKERS.answer_served)
                 raise
         except BaseException:
             if expected:

@@ -92,6 +92,7 @@ class Scheduler:
         self._external_due = float("-inf")  # the virtual instant the last unannounced arrival came at...
         self._external_wall = float("-inf")  # ...and when, in wall time
         self._on_the_way: Callable[[], int] = lambda: 0  # announced callers not arrived yet (state machines)
+        self._settling = 0  # throttled state machine calls waiting for the rest of their instant
 
     def set_policy(self, policy: str) -> None:
         if policy not in POLICIES:
@@ -111,13 +112,19 @@ class Scheduler:
             self._grant()
             self._cond.notify_all()
 
-    def settle(self) -> None:
-        """Return once no caller the engine knows of is on its way: a state machine's throttled
-        call is answered only when every call of its instant has arrived, as on AWS, where they
-        all reach Lambda before any learns of the throttle."""
+    def settle(self, answered: Callable[[], None]) -> None:
+        """A state machine's call was throttled: ``answered()`` counts its caller as on its way again
+        at once (so no turn is granted, and the clock cannot move, until it waits on its Retry), and
+        the answer goes back only once every other caller on its way is another throttled one, as on
+        AWS, where all the calls of an instant reach Lambda before any learns of its throttle."""
         with self._cond:
-            while self._on_the_way() and not self._closed:
-                self._cond.wait(STALL_CHECK_S)
+            answered()
+            self._settling += 1
+            try:
+                while self._on_the_way() > self._settling and not self._closed:
+                    self._cond.wait(STALL_CHECK_S)
+            finally:
+                self._settling -= 1
 
     def expect(self, count: int) -> None:
         """``count`` invocations are about to start together: grant nothing until they arrive."""
