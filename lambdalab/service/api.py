@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from lambdalab.config import FunctionConfig
 from lambdalab.dataplane.patches import stepfunctions
+from lambdalab.dataplane.patches.stepfunctions_workers import WORKERS
 from lambdalab.errors import AwsApiError, InvalidParameterValueException, NotSupportedLocally, ResourceNotFoundException
 from lambdalab.service.invoke import LambdaService
 
@@ -101,9 +102,8 @@ class LambdaApi:
     def invoke(self, request: Request, name: str) -> Response:
         caller = _state_machine_caller(request, self.source)
         call = caller.pop("call", None)
-        if call:
-            from lambdalab.dataplane.patches.stepfunctions_workers import WORKERS
-
+        if call:  # the task's thread now waits on the engine, which answers it from this thread
+            WORKERS.call_arrived(call)
             WORKERS.serving(call)
         try:
             result = self.service.invoke(
@@ -237,9 +237,5 @@ def _state_machine_caller(request: Request, default_source: str) -> dict[str, An
     if not hmac.compare_digest(request.headers.get(stepfunctions.ENGINE_HEADER, ""), stepfunctions.ENGINE_TOKEN):
         return {"source": default_source, "execution": None, "call": None}
     call = request.headers.get(stepfunctions.CALL_HEADER)
-    if call:
-        from lambdalab.dataplane.patches.stepfunctions_workers import WORKERS
-
-        WORKERS.call_arrived(call)
     return {"source": request.headers.get(stepfunctions.SOURCE_HEADER, default_source),
             "execution": request.headers.get(stepfunctions.EXECUTION_HEADER), "call": call}

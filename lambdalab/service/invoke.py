@@ -50,7 +50,7 @@ ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_LIMIT = 3583  # bytes of base64, sync invokes only [INV]
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
-HTTP_SOURCES = ("apigateway:", "lambda-api", "states:")  # callers the engine cannot see coming: they arrive in bursts
+HTTP_SOURCES = ("apigateway:", "lambda-api")  # callers the engine cannot see coming: they arrive in bursts
 
 
 @dataclass(frozen=True)
@@ -264,10 +264,9 @@ class LambdaService:
         if not self.clock.virtual:  # nothing is announced to the scheduler on the real clock
             return self._run_leased(fn, body, request_id, source, invocation_type, attempt, log_type,
                                     client_context, start, forced, None, execution)
-        # A state machine's calls are announced (``Scheduler.set_on_the_way``): no burst grace for them.
+        # A state machine's calls (source states:) are announced (``Scheduler.set_on_the_way``): no burst grace.
         turn = self.scheduler.arrive(fn.FunctionName, request_id, start, expected=expected,
-                                     burst=source.startswith(HTTP_SOURCES) and execution is None,
-                                     execution=execution)
+                                     burst=source.startswith(HTTP_SOURCES), execution=execution)
         try:
             points = AttemptPoints(function=fn.FunctionName, request_id=request_id, start=start,
                                    timeout_s=float(fn.Timeout), scheduler=self.scheduler, faults=self.call_faults,

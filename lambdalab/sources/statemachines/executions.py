@@ -33,7 +33,6 @@ class Executions:
         self.scheduler = scheduler
         self._lock = threading.Lock()
         self._waiting: Counter[str] = Counter()  # execution ARN -> its threads waiting on the clock
-        self._wakes: list[threading.Event] = []
         self._due: dict[float, list[tuple[str, threading.Event]]] = {}  # instant -> waits ending then
         self._closed = False
         CLOCK.sleep = self.sleep
@@ -52,7 +51,6 @@ class Executions:
             if self._closed:
                 return
             self._waiting[execution_arn] += 1
-            self._wakes.append(woken)
             first = due not in self._due
             self._due.setdefault(due, []).append((execution_arn, woken))
         if first:
@@ -60,8 +58,6 @@ class Executions:
         if self.scheduler is not None:
             self.scheduler.poke()
         woken.wait()
-        with self._lock:
-            self._wakes.remove(woken)
 
     def _wake(self, due: float) -> None:
         with self._lock:
@@ -94,7 +90,8 @@ class Executions:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            wakes = list(self._wakes)
+            wakes = [woken for waiters in self._due.values() for _, woken in waiters]
+            self._due.clear()
         for woken in wakes:
             woken.set()
         CLOCK.sleep = lambda arn, seconds: time.sleep(seconds)
